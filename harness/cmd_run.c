@@ -1,0 +1,240 @@
+/*  cmd_run.c -- `offramp run`: expand a plan into cells, run them with local
+    or remote workers, print the report. */
+#include "commands.h"
+#include "coordinator.h"
+#include "plan.h"
+#include "../common/ofr_common.h"
+#include "../common/ofr_paths.h"
+#include "../results/store.h"
+#include "../workers/plugin_host.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*  The embedded default plan. Until the SST-2 encoder comparison lands it
+    runs the generated test double, and says so. */
+static const char s_default_plan[] =
+    "name: default-testnet\n"
+    "settings: {batch_size: 16, shard_size: 50, seed: 1}\n"
+    "models: [testnet]\n"
+    "suites: [synthetic]\n"
+    "methods:\n"
+    "  - full\n"
+    "  - name: truncate\n"
+    "    params: {layer: [2, 4]}\n";
+
+static void
+usage (FILE *out)
+{
+    fprintf (out,
+        "usage: offramp run [PLAN.yaml] [options]\n"
+        "       offramp run --model M --suite S[,S2] --method NAME[:k=v[,k=v]] ... [options]\n"
+        "       offramp run --resume RUN_ID [--db FILE]\n\n"
+        "Runs every cell (model x suite x method configuration) of a plan and prints\n"
+        "the report. With no PLAN and no --model, runs the embedded default plan.\n\n"
+        "options:\n"
+        "  --workers N        local worker processes to start (default: one per core;\n"
+        "                     with --bind, default 0: remote workers join)\n"
+        "  --threads N        BLAS threads per local worker (default: cores / workers)\n"
+        "  --bind ADDR        listen for workers on ADDR (e.g. tcp://127.0.0.1:5555);\n"
+        "                     default: a private ipc:// socket\n"
+        "  --pub ADDR         events socket for dashboards (default: derived from --bind)\n"
+        "  --db FILE          results file (default: offramp.sqlite)\n"
+        "  --resume RUN_ID    finish what is missing of an interrupted run\n"
+        "  --model M          quick run: model name(s), comma separated\n"
+        "  --suite S          quick run: suite name(s), comma separated (name[:split])\n"
+        "  --method SPEC      quick run: NAME[:key=value,...]; a|b|c sweeps (repeatable)\n"
+        "  --limit N          first N examples per suite\n"
+        "  --plugins DIRS     plugin search path (default: $OFFRAMP_PLUGINS or next to the binary)\n"
+        "  --models DIRS      model search path (default: $OFFRAMP_MODELS, ./models, ../shared/models)\n"
+        "  --data DIRS        data search path (default: $OFFRAMP_DATA, ./data, ../shared/data)\n"
+        "  --heartbeat-ms N   worker heartbeat interval (default 500)\n"
+        "  --format F         report format after the run: table|csv|json|none (default table)\n"
+        "  --no-tui           plain progress lines (the default until the dashboard lands)\n"
+        "  -q, --quiet        no progress lines\n");
+}
+
+enum { O_WORKERS = 256, O_THREADS, O_BIND, O_PUB, O_DB, O_RESUME, O_MODEL, O_SUITE,
+       O_METHOD, O_LIMIT, O_PLUGINS, O_MODELS, O_DATA, O_HB, O_FORMAT, O_NOTUI };
+
+static const struct option s_opts[] = {
+    { "workers", required_argument, 0, O_WORKERS },
+    { "threads", required_argument, 0, O_THREADS },
+    { "bind", required_argument, 0, O_BIND },
+    { "pub", required_argument, 0, O_PUB },
+    { "db", required_argument, 0, O_DB },
+    { "resume", required_argument, 0, O_RESUME },
+    { "model", required_argument, 0, O_MODEL },
+    { "suite", required_argument, 0, O_SUITE },
+    { "method", required_argument, 0, O_METHOD },
+    { "limit", required_argument, 0, O_LIMIT },
+    { "plugins", required_argument, 0, O_PLUGINS },
+    { "models", required_argument, 0, O_MODELS },
+    { "data", required_argument, 0, O_DATA },
+    { "heartbeat-ms", required_argument, 0, O_HB },
+    { "format", required_argument, 0, O_FORMAT },
+    { "no-tui", no_argument, 0, O_NOTUI },
+    { "quiet", no_argument, 0, 'q' },
+    { "help", no_argument, 0, 'h' },
+    { 0, 0, 0, 0 }
+};
+
+static int
+int_arg (const char *flag, const char *v, long long lo, long long hi, long long *out)
+{
+    if (ofr_parse_int (v, out) != 0 || *out < lo || *out > hi) {
+        fprintf (stderr, "offramp run: %s %s: expected an integer in %lld..%lld\n",
+                 flag, v, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+int
+ofr_cmd_run (int argc, char **argv)
+{
+    ofr_coord_opts o;
+    ofr_coord_opts_init (&o);
+    long long workers = -1, threads = 0, resume = -1, limit = 0, v;
+    const char *model = NULL, *suite = NULL, *format = "table";
+    const char **methods = ofr_calloc ((size_t) argc + 1, sizeof (char *));
+    int n_methods = 0, rc = 1;
+    bool quiet = false;
+    char *plugin_path = NULL, *models_path = NULL, *data_path = NULL;
+    ofr_plan *plan = NULL;
+    if (!methods)
+        return 1;
+    optind = 1;
+    int c;
+    while ((c = getopt_long (argc, argv, "qh", s_opts, NULL)) != -1) {
+        switch (c) {
+        case O_WORKERS: if (int_arg ("--workers", optarg, 0, 1024, &workers)) goto out; break;
+        case O_THREADS: if (int_arg ("--threads", optarg, 1, 1024, &threads)) goto out; break;
+        case O_RESUME:  if (int_arg ("--resume", optarg, 1, INT64_MAX, &resume)) goto out; break;
+        case O_LIMIT:   if (int_arg ("--limit", optarg, 1, 1 << 30, &limit)) goto out; break;
+        case O_HB:
+            if (int_arg ("--heartbeat-ms", optarg, 10, 60000, &v)) goto out;
+            o.heartbeat_ms = (int) v;
+            o.dead_ms = (int) v * 10;
+            break;
+        case O_BIND:    o.bind = optarg; break;
+        case O_PUB:     o.pub = optarg; break;
+        case O_DB:      o.db_path = optarg; break;
+        case O_MODEL:   model = optarg; break;
+        case O_SUITE:   suite = optarg; break;
+        case O_METHOD:  methods[n_methods++] = optarg; break;
+        case O_PLUGINS: plugin_path = ofr_strdup (optarg); break;
+        case O_MODELS:  models_path = ofr_strdup (optarg); break;
+        case O_DATA:    data_path = ofr_strdup (optarg); break;
+        case O_FORMAT:  format = optarg; break;
+        case O_NOTUI:   break;
+        case 'q':       quiet = true; break;
+        case 'h':       usage (stdout); rc = 0; goto out;
+        default:        usage (stderr); rc = 2; goto out;
+        }
+    }
+    ofr_report_format fmt = OFR_REPORT_TABLE;
+    if (strcmp (format, "csv") == 0) fmt = OFR_REPORT_CSV;
+    else if (strcmp (format, "json") == 0) fmt = OFR_REPORT_JSON;
+    else if (strcmp (format, "none") != 0 && strcmp (format, "table") != 0) {
+        fprintf (stderr, "offramp run: --format %s: expected table, csv, json or none\n", format);
+        rc = 2;
+        goto out;
+    }
+    if (!plugin_path) plugin_path = ofr_strdup (ofr_plugin_default_path ());
+    if (!models_path) models_path = ofr_default_models_path ();
+    if (!data_path) data_path = ofr_default_data_path ();
+    if (!plugin_path || !models_path || !data_path) {
+        fprintf (stderr, "offramp run: out of memory\n");
+        goto out;
+    }
+    o.plugin_path = plugin_path;
+    o.models_path = models_path;
+    o.data_path = data_path;
+    o.progress = !quiet;
+
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if (workers < 0)
+        workers = o.bind ? 0 : cores;
+    o.local_workers = (int) workers;
+    o.worker_threads = threads > 0 ? (int) threads
+                                   : (int) (workers > 0 && cores / workers > 0 ? cores / workers : 1);
+    if (!o.bind && workers == 0) {
+        fprintf (stderr, "offramp run: --workers 0 needs --bind so that remote workers can join\n");
+        rc = 2;
+        goto out;
+    }
+
+    char err[OFR_ERRLEN] = "";
+    int64_t run_id = resume;
+    if (resume > 0) {
+        if (optind < argc || model || suite || n_methods) {
+            fprintf (stderr, "offramp run: --resume takes no plan, --model, --suite or --method\n");
+            rc = 2;
+            goto out;
+        }
+        if (ofr_coord_resume (&o, resume, err, sizeof err) != 0) {
+            fprintf (stderr, "offramp run: %s\n", err);
+            goto out;
+        }
+    } else {
+        int prc;
+        if (model || suite || n_methods) {
+            if (!model || !suite || !n_methods || optind < argc) {
+                fprintf (stderr, "offramp run: a quick run needs --model, --suite and "
+                         "--method, and no plan file\n");
+                rc = 2;
+                goto out;
+            }
+            prc = ofr_plan_from_args (model, suite, methods, n_methods, (int) limit,
+                                      &plan, err, sizeof err);
+        } else if (optind < argc) {
+            if (optind + 1 < argc) {
+                fprintf (stderr, "offramp run: one plan file at a time (got '%s' and '%s')\n",
+                         argv[optind], argv[optind + 1]);
+                rc = 2;
+                goto out;
+            }
+            prc = ofr_plan_load_file (argv[optind], &plan, err, sizeof err);
+        } else {
+            fprintf (stderr, "offramp: no plan given: running the embedded default plan.\n"
+                     "offramp: note: it evaluates the generated test model 'testnet' on the\n"
+                     "offramp: synthetic suite (a test double) until the SST-2 encoder\n"
+                     "offramp: comparison replaces it.\n");
+            prc = ofr_plan_load_string (s_default_plan, sizeof s_default_plan - 1,
+                                        "<default plan>", &plan, err, sizeof err);
+        }
+        if (prc != 0) {
+            fprintf (stderr, "offramp run: %s\n", err);
+            goto out;
+        }
+        if (limit > 0)
+            ofr_plan_set_limit (plan, (int) limit);
+        if (ofr_coord_run_plan (&o, plan, &run_id, err, sizeof err) != 0) {
+            fprintf (stderr, "offramp run: %s\n", err);
+            goto out;
+        }
+    }
+    rc = 0;
+    if (strcmp (format, "none") != 0) {
+        ofr_store *store = NULL;
+        if (ofr_store_open (o.db_path, &store, err, sizeof err) != 0
+            || ofr_store_report (store, run_id, fmt, stdout, err, sizeof err) != 0) {
+            fprintf (stderr, "offramp run: report: %s\n", err);
+            rc = 1;
+        }
+        ofr_store_destroy (&store);
+    }
+out:
+    ofr_plan_destroy (&plan);
+    free (methods);
+    free (plugin_path);
+    free (models_path);
+    free (data_path);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/*  protocol.h -- the offramp wire protocol (v1), shared by coordinator,
+    workers and dashboards. Depends on msgpack-c and common/ only.
+
+    Every message is one ZeroMQ frame holding a msgpack map whose first two
+    keys are "v" (protocol version, uint) and "t" (type, string). Decoding is
+    strict: wrong types, out-of-range sizes, missing required keys, unknown
+    types or a wrong version are errors (the receiver logs and drops the
+    message). Unknown extra keys are ignored so that v1 peers can talk to
+    v1.x peers that append fields.
+
+    Worker <-> coordinator (ROUTER/DEALER):
+      hello      W->C  name, host, pid, cores, threads, credit, plugins[]
+      welcome    C->W  worker_id, run_id, heartbeat_ms
+      task       C->W  task_id, cell, examples[], plugin_hash
+      records    W->C  task_id, records[]
+      done       W->C  task_id
+      fail       W->C  task_id, reason
+      heartbeat  both  state (worker: "idle"/"busy"), task_id (-1 if none)
+      bye        both  reason; from C with rejoin=true: "say hello again"
+    Dashboard events (PUB, first frame = type as topic, second = message):
+      run, cell, worker, progress, histogram, log  (payload: `event` map,
+      passed through as raw msgpack; see docs/ARCHITECTURE.md)
+*/
+#ifndef OFR_PROTOCOL_H
+#define OFR_PROTOCOL_H
+
+#include "../common/ofr_common.h"
+#include "../common/ofr_types.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OFR_PROTOCOL_VERSION 1
+
+/* Bounds enforced by the decoder (a peer cannot make us allocate more). */
+#define OFR_MAX_STRING     65536     /* bytes in any string                */
+#define OFR_MAX_PLUGINS    256
+#define OFR_MAX_EXAMPLES   1000000   /* example indices in one task        */
+#define OFR_MAX_RECORDS    65536     /* records in one records message      */
+#define OFR_MAX_STATS      4096      /* stats in one record                 */
+#define OFR_MAX_TOKENS     65536     /* token exits in one record           */
+#define OFR_MAX_PARAMS     64
+#define OFR_MAX_CREDIT     64        /* hello.credit is 1..OFR_MAX_CREDIT    */
+#define OFR_MAX_BATCH_SIZE 4096      /* task.cell.batch_size is 1..this      */
+
+typedef enum {
+    OFR_MSG_INVALID = 0,
+    OFR_MSG_HELLO,
+    OFR_MSG_WELCOME,
+    OFR_MSG_TASK,
+    OFR_MSG_RECORDS,
+    OFR_MSG_DONE,
+    OFR_MSG_FAIL,
+    OFR_MSG_HEARTBEAT,
+    OFR_MSG_BYE
+} ofr_msg_type;
+
+/* A plugin as announced by a worker. */
+typedef struct {
+    char *name;
+    char *version;
+    int   abi_major, abi_minor;
+    char *hash;                /* sha256 hex of the .so file */
+} ofr_plugin_info;
+
+/* One message, flattened: only the fields of `type` are meaningful. */
+typedef struct {
+    ofr_msg_type type;
+
+    /* hello */
+    char            *name;         /* worker name                         */
+    char            *host;         /* hostname                            */
+    int64_t          pid;
+    int              cores;
+    int              threads;      /* BLAS threads per task               */
+    int              credit;       /* tasks the worker accepts at once    */
+    ofr_plugin_info *plugins;
+    int              n_plugins;
+
+    /* welcome */
+    int64_t          worker_id;
+    char            *run_id;
+    int              heartbeat_ms;
+
+    /* task, records, done, fail, heartbeat */
+    int64_t          task_id;
+    ofr_cell         cell;         /* task                                */
+    int32_t         *examples;     /* task: example indices               */
+    int              n_examples;
+    char            *plugin_hash;  /* task: expected sha256 of the plugin, "" = any */
+    ofr_record      *records;      /* records                             */
+    int              n_records;
+    char            *reason;       /* fail, bye                           */
+    char            *state;        /* heartbeat                           */
+    int              rejoin;       /* bye from coordinator                */
+} ofr_msg;
+
+/* Type <-> name ("hello", ...). Name is static; type INVALID if unknown. */
+const char  *ofr_msg_type_name (ofr_msg_type type);
+ofr_msg_type ofr_msg_type_from_name (const char *name);
+
+/* Serialize msg into out (appended). Returns 0 or -1 with a message. */
+int  ofr_msg_encode (const ofr_msg *msg, ofr_buf *out, char *err, size_t errlen);
+
+/* Parse one frame. *msg is overwritten (not freed). On success *msg owns its
+   allocations (free with ofr_msg_clear). On failure *msg is cleared and err
+   names the field, e.g. "records.records[3].s: expected array of numbers". */
+int  ofr_msg_decode (const void *data, size_t size, ofr_msg *msg,
+                     char *err, size_t errlen);
+
+/* Free everything msg owns and zero it. */
+void ofr_msg_clear (ofr_msg *msg);
+
+/* Type of a frame without decoding the rest (for routing and logging).
+   Returns 0 and sets *type if the frame is a map with a known "t", else -1. */
+int  ofr_msg_peek_type (const void *data, size_t size, ofr_msg_type *type);
+
+#endif

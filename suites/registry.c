@@ -1,0 +1,27 @@
+/*  registry.c -- the built-in suite classes. A new suite is one file that
+    defines a `const ofr_suite_class` and one line here. */
+#include "suite.h"
+
+#include <string.h>
+
+extern const ofr_suite_class ofr_suite_synthetic;   /* tests/testnet/ */
+
+static const ofr_suite_class *const s_suites[] = {
+    &ofr_suite_synthetic,
+    NULL
+};
+
+const ofr_suite_class *const *
+ofr_suite_all (void)
+{
+    return s_suites;
+}
+
+const ofr_suite_class *
+ofr_suite_find (const char *name)
+{
+    for (int i = 0; name && s_suites[i]; i++)
+        if (strcmp (s_suites[i]->name, name) == 0)
+            return s_suites[i];
+    return NULL;
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""espnet_ref.py -- numerical reference for tests/unit/test_espnet.c.
+
+Builds ESPNet (the training-time definition of sacmehta/ESPNet, decoder conv
+with 19 + classes inputs) in PyTorch, functionally, from the tensors of an
+imported model directory (model.safetensors read with plain numpy), runs it on
+a crop of one CamVid image preprocessed here independently of the C code
+(PIL decode, BGR, (x - mean) / std with the train statistics, / 255), and
+writes every block output, float32, in block order, to --out.
+
+If --c-input is given (the C runtime's preprocessed input for the same crop),
+it is compared with this script's own input first (exit 3 if they differ).
+
+Run with Debian's /usr/bin/python3 (python3-torch, numpy, PIL). Exit 0 ok.
+"""
+import argparse
+import json
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+EPS = 1e-3
+MEAN = np.array([110.33102643, 108.40886315, 105.03319369], dtype=np.float32)  # BGR
+STD = np.array([72.12571015, 72.69074534, 69.90434816], dtype=np.float32)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        assert v["dtype"] == "F32", k
+        a, b = v["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).copy()
+        out[k] = torch.from_numpy(arr)
+    return out
+
+
+class Ref:
+    def __init__(self, weights, p, q):
+        self.w, self.p, self.q = weights, p, q
+
+    def bn(self, x, prefix):
+        w = self.w
+        return F.batch_norm(x, w[prefix + "running_mean"], w[prefix + "running_var"],
+                            w[prefix + "weight"], w[prefix + "bias"], False, 0.0, EPS)
+
+    def prelu(self, x, name):
+        return F.prelu(x, self.w[name])
+
+    def br(self, x, prefix):
+        return self.prelu(self.bn(x, prefix + "bn."), prefix + "act.weight")
+
+    def conv(self, x, name, stride=1, dil=1):
+        w = self.w[name]
+        pad = (w.shape[-1] - 1) // 2 * dil
+        return F.conv2d(x, w, None, stride, pad, dil)
+
+    def up(self, x, name):
+        return F.conv_transpose2d(x, self.w[name], None, stride=2)
+
+    def esp(self, x, prefix, down, residual):
+        r = self.conv(x, prefix + "c1.conv.weight", stride=2 if down else 1)
+        d = [self.conv(r, prefix + "d%d.conv.weight" % k, dil=k) for k in (1, 2, 4, 8, 16)]
+        s2 = d[1]
+        s3 = s2 + d[2]
+        s4 = s3 + d[3]
+        s5 = s4 + d[4]
+        y = torch.cat([d[0], s2, s3, s4, s5], 1)
+        if residual:
+            y = x + y
+        if down:
+            return self.prelu(self.bn(y, prefix + "bn."), prefix + "act.weight")
+        return self.br(y, prefix + "bn.")
+
+    def blocks(self, x, skip):
+        """Block outputs in the C runtime's order (workers/models/espnet.h)."""
+        out = []
+        f0 = self.prelu(self.bn(self.conv(x, "encoder.level1.conv.weight", 2),
+                                "encoder.level1.bn."), "encoder.level1.act.weight")
+        inp1 = F.avg_pool2d(x, 3, 2, 1)
+        inp2 = F.avg_pool2d(inp1, 3, 2, 1)
+        cat0 = self.br(torch.cat([f0, inp1], 1), "encoder.b1.")
+        out.append(cat0)
+        l2_0 = self.esp(cat0, "encoder.level2_0.", True, False)
+        out.append(l2_0)
+        l2 = l2_0
+        for i in range(self.p):
+            if "level2.%d" % i not in skip:
+                l2 = self.esp(l2, "encoder.level2.%d." % i, False, True)
+            out.append(l2)
+        cat1 = self.br(torch.cat([l2, l2_0, inp2], 1), "encoder.b2.")
+        l3_0 = self.esp(cat1, "encoder.level3_0.", True, False)
+        out.append(l3_0)
+        l3 = l3_0
+        for i in range(self.q):
+            if "level3.%d" % i not in skip:
+                l3 = self.esp(l3, "encoder.level3.%d." % i, False, True)
+            out.append(l3)
+        cat2 = self.br(torch.cat([l3_0, l3], 1), "encoder.b3.")
+        scores8 = self.bn(self.conv(cat2, "encoder.classifier.conv.weight"), "br.")
+        d3 = self.up(scores8, "up_l3.0.weight")
+        out.append(d3)
+        proj = self.conv(cat1, "level3_C.conv.weight")
+        comb = self.esp(self.br(torch.cat([proj, d3], 1), "combine_l2_l3.0."),
+                        "combine_l2_l3.1.", False, False)
+        d2 = self.br(self.up(comb, "up_l2.0.weight"), "up_l2.1.")
+        out.append(d2)
+        c = self.prelu(self.bn(self.conv(torch.cat([d2, cat0], 1), "conv.conv.weight"),
+                               "conv.bn."), "conv.act.weight")
+        out.append(self.up(c, "classifier.weight"))
+        return out
+
+
+def preprocess(png, y0, x0, h, w):
+    rgb = np.asarray(Image.open(png).convert("RGB"), dtype=np.uint8)[y0:y0 + h, x0:x0 + w]
+    bgr = rgb[:, :, ::-1].astype(np.float32)
+    x = (bgr - MEAN) / STD
+    x = x.transpose(2, 0, 1) / np.float32(255.0)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--image", required=True)
+    ap.add_argument("--crop", nargs=4, type=int, required=True, metavar=("Y0", "X0", "H", "W"))
+    ap.add_argument("--c-input")
+    ap.add_argument("--skip", default="")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cfg = json.load(open(args.model + "/config.json"))
+    ref = Ref(read_safetensors(args.model + "/model.safetensors"), cfg["p"], cfg["q"])
+    y0, x0, h, w = args.crop
+    x = preprocess(args.image, y0, x0, h, w)
+    if args.c_input:
+        cx = np.fromfile(args.c_input, dtype="<f4")
+        if cx.size != x.size or np.abs(cx - x.ravel()).max() > 1e-6:
+            diff = "size %d vs %d" % (cx.size, x.size) if cx.size != x.size \
+                else "max abs diff %g" % np.abs(cx - x.ravel()).max()
+            sys.stderr.write("espnet_ref: C preprocessing differs from the reference: %s\n" % diff)
+            sys.exit(3)
+    skip = set(s for s in args.skip.split(",") if s)
+    with torch.no_grad():
+        outs = ref.blocks(torch.from_numpy(x)[None], skip)
+    with open(args.out, "wb") as f:
+        for o in outs:
+            f.write(o[0].numpy().astype("<f4").tobytes())
+    print("espnet_ref: %d blocks, input %dx%d" % (len(outs), h, w))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,509 @@
+/*  encoder.c -- the encoder as an ofr_model: opening, batches, layers run
+    on the active rows, exit heads (see encoder.h). */
+#include "encoder_impl.h"
+#include "../../common/ofr_common.h"
+#include "../../plugins/offramp_plugin.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_family_names[] = { "bert", "roberta", "electra", "albert",
+                                        "distilbert" };
+
+static void enc_destroy (ofr_model *base);
+
+static int
+enc_n_layers (const ofr_model *base)
+{
+    return ((const enc_model *) base)->c.n_layers;
+}
+
+static int
+enc_n_outputs (const ofr_model *base)
+{
+    return ((const enc_model *) base)->c.num_labels;
+}
+
+static int
+enc_hidden_dim (const ofr_model *base)
+{
+    return ((const enc_model *) base)->c.hidden;
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+static void
+enc_batch_end (ofr_mbatch *mb)
+{
+    if (!mb)
+        return;
+    free (mb->len);
+    free (mb->off);
+    free (mb->H);
+    free (mb->pooled_layer);
+    free (mb->pooled);
+    free (mb->X);
+    free (mb->QKV);
+    free (mb->C);
+    free (mb->Y);
+    free (mb->F);
+    free (mb->S);
+    free (mb->glen);
+    free (mb->grow);
+    free (mb->mark);
+    free (mb->lp);
+    free (mb->head_tmp);
+    free (mb);
+}
+
+/* Largest bf16 scratch any projection of a T-token group needs. */
+static size_t
+lowp_scratch (const enc_model *m, int T)
+{
+    size_t need = 0;
+    for (int b = 0; b < m->n_blocks; b++) {
+        const enc_block *bl = &m->blocks[b];
+        const ofr_bf16_mat *mats[4] = { &bl->lqkv, &bl->lo, &bl->li, &bl->lout };
+        for (int i = 0; i < 4; i++) {
+            size_t s = ofr_bf16_gemm_scratch (T, mats[i]);
+            need = s > need ? s : need;
+        }
+    }
+    return (need + 63) / 64 * 64;
+}
+
+/* Buffers for n rows of lens[] tokens; every later call works inside them. */
+static int
+batch_alloc (enc_model *m, const int *lens, int n, ofr_mbatch **out, char *err,
+             size_t errlen)
+{
+    const ofr_encoder_config *c = &m->c;
+    size_t T = 0, maxlen = 0;
+    for (int i = 0; i < n; i++) {
+        T += (size_t) lens[i];
+        maxlen = (size_t) lens[i] > maxlen ? (size_t) lens[i] : maxlen;
+    }
+    if (T > (size_t) (INT32_MAX / 4))
+        return ofr_errf (err, errlen, "model %s: batch of %zu tokens is too large",
+                         m->base.name, T);
+    size_t d = (size_t) c->hidden;
+    ofr_mbatch *mb = ofr_calloc (1, sizeof *mb);
+    if (!mb)
+        return ofr_errf (err, errlen, "model %s: out of memory", m->base.name);
+    mb->m = m;
+    mb->n = n;
+    mb->T = (int) T;
+    mb->len = ofr_calloc ((size_t) n, sizeof (int));
+    mb->off = ofr_calloc ((size_t) n, sizeof (int));
+    mb->glen = ofr_calloc ((size_t) n, sizeof (int));
+    mb->grow = ofr_calloc ((size_t) n, sizeof (int));
+    mb->mark = ofr_calloc ((size_t) n, 1);
+    mb->pooled_layer = ofr_calloc ((size_t) n, sizeof (int));
+    mb->pooled = ofr_calloc ((size_t) n * d, sizeof (float));
+    mb->H = ofr_calloc (T * d, sizeof (float));
+    mb->X = ofr_calloc (T * d, sizeof (float));
+    mb->QKV = ofr_calloc (T * 3 * d, sizeof (float));
+    mb->C = ofr_calloc (T * d, sizeof (float));
+    mb->Y = ofr_calloc (T * d, sizeof (float));
+    mb->F = ofr_calloc (T * (size_t) c->intermediate, sizeof (float));
+    mb->S = ofr_calloc (maxlen * maxlen, sizeof (float));
+    mb->head_tmp = ofr_calloc (d, sizeof (float));
+    mb->lp_size = lowp_scratch (m, (int) T);
+    mb->lp = aligned_alloc (64, mb->lp_size ? mb->lp_size : 64);
+    if (!mb->len || !mb->off || !mb->glen || !mb->grow || !mb->mark || !mb->pooled_layer
+        || !mb->pooled || !mb->H || !mb->X || !mb->QKV || !mb->C || !mb->Y || !mb->F
+        || !mb->S || !mb->head_tmp || !mb->lp) {
+        enc_batch_end (mb);
+        return ofr_errf (err, errlen, "model %s: out of memory for a batch of %d rows, "
+                         "%zu tokens", m->base.name, n, T);
+    }
+    int off = 0;
+    for (int i = 0; i < n; i++) {
+        mb->len[i] = lens[i];
+        mb->off[i] = off;
+        mb->pooled_layer[i] = -2;
+        off += lens[i];
+    }
+    mb->cur_layer = -1;
+    *out = mb;
+    return 0;
+}
+
+static int
+check_ids (const enc_model *m, const int32_t *ids, const int32_t *types,
+           const int *lens, int n, char *err, size_t errlen)
+{
+    const ofr_encoder_config *c = &m->c;
+    if (n < 1)
+        return ofr_errf (err, errlen, "model %s: empty batch", m->base.name);
+    size_t t = 0;
+    for (int i = 0; i < n; i++) {
+        if (lens[i] < 1 || lens[i] > c->max_tokens)
+            return ofr_errf (err, errlen, "model %s: row %d has %d tokens (1..%d allowed)",
+                             m->base.name, i, lens[i], c->max_tokens);
+        for (int j = 0; j < lens[i]; j++, t++) {
+            if (ids[t] < 0 || ids[t] >= c->vocab_size)
+                return ofr_errf (err, errlen, "model %s: row %d token %d: id %ld outside "
+                                 "the vocabulary [0, %d)", m->base.name, i, j,
+                                 (long) ids[t], c->vocab_size);
+            int tv = c->type_vocab > 0 ? c->type_vocab : 1;
+            if (types && (types[t] < 0 || types[t] >= tv))
+                return ofr_errf (err, errlen, "model %s: row %d token %d: token type %ld "
+                                 "outside [0, %d)", m->base.name, i, j, (long) types[t], tv);
+        }
+    }
+    return 0;
+}
+
+int
+ofr_encoder_batch_begin_ids (ofr_model *base, const int32_t *ids, const int32_t *types,
+                             const int *lens, int n, ofr_mbatch **out, char *err,
+                             size_t errlen)
+{
+    enc_model *m = (enc_model *) base;
+    if (check_ids (m, ids, types, lens, n, err, errlen) != 0)
+        return -1;
+    ofr_mbatch *mb = NULL;
+    if (batch_alloc (m, lens, n, &mb, err, errlen) != 0)
+        return -1;
+    /* The embedding stage of a row needs [len][E] before its projection;
+       F ([T][I]) is free until the first layer runs. */
+    size_t E = (size_t) m->c.embedding;
+    float *tmp = NULL;
+    if (m->emb.proj_w) {
+        tmp = (size_t) mb->T * E <= (size_t) mb->T * (size_t) m->c.intermediate
+                  ? mb->F : ofr_calloc ((size_t) mb->T * E, sizeof (float));
+        if (!tmp) {
+            enc_batch_end (mb);
+            return ofr_errf (err, errlen, "model %s: out of memory", base->name);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        size_t o = (size_t) mb->off[i];
+        enc_embed_row (m, ids + o, types ? types + o : NULL, lens[i],
+                       mb->H + o * (size_t) m->c.hidden, tmp);
+    }
+    if (tmp && tmp != mb->F)
+        free (tmp);
+    *out = mb;
+    return 0;
+}
+
+static int
+enc_batch_begin (ofr_model *base, const ofr_example *ex, int n, ofr_mbatch **out,
+                 char *err, size_t errlen)
+{
+    enc_model *m = (enc_model *) base;
+    (void) ex;
+    (void) n;
+    (void) out;
+    if (!m->wp)
+        return ofr_errf (err, errlen, "model %s: opened without a tokenizer", base->name);
+    return ofr_errf (err, errlen, "model %s: text input is not wired yet", base->name);
+}
+
+/* ---- layers ------------------------------------------------------------- */
+
+/* Copy the tokens of rows grow[0..k) into X (stacked) and note lengths. */
+static int
+gather (ofr_mbatch *mb, int k)
+{
+    size_t d = (size_t) mb->m->c.hidden, t = 0;
+    for (int i = 0; i < k; i++) {
+        int r = mb->grow[i];
+        mb->glen[i] = mb->len[r];
+        memcpy (mb->X + t * d, mb->H + (size_t) mb->off[r] * d,
+                (size_t) mb->len[r] * d * sizeof (float));
+        t += (size_t) mb->len[r];
+    }
+    return (int) t;
+}
+
+static void
+scatter (ofr_mbatch *mb, int k)
+{
+    size_t d = (size_t) mb->m->c.hidden, t = 0;
+    for (int i = 0; i < k; i++) {
+        int r = mb->grow[i];
+        memcpy (mb->H + (size_t) mb->off[r] * d, mb->X + t * d,
+                (size_t) mb->len[r] * d * sizeof (float));
+        mb->pooled_layer[r] = -2;
+        t += (size_t) mb->len[r];
+    }
+}
+
+static int
+check_rows (ofr_mbatch *mb, const int *rows, int n, char *err, size_t errlen)
+{
+    memset (mb->mark, 0, (size_t) mb->n);
+    for (int i = 0; i < n; i++) {
+        if (rows[i] < 0 || rows[i] >= mb->n)
+            return ofr_errf (err, errlen, "model %s: row %d out of range [0, %d)",
+                             mb->m->base.name, rows[i], mb->n);
+        if (mb->mark[rows[i]]++)
+            return ofr_errf (err, errlen, "model %s: row %d listed twice",
+                             mb->m->base.name, rows[i]);
+    }
+    return 0;
+}
+
+static int
+enc_run_layer (ofr_mbatch *mb, int layer, const int *rows, const uint8_t *lowp, int n,
+               char *err, size_t errlen)
+{
+    enc_model *m = mb->m;
+    if (layer < 0 || layer >= m->c.n_layers)
+        return ofr_errf (err, errlen, "model %s: layer %d out of range [0, %d)",
+                         m->base.name, layer, m->c.n_layers);
+    if (n < 0 || n > mb->n || check_rows (mb, rows, n, err, errlen) != 0)
+        return n < 0 || n > mb->n
+                   ? ofr_errf (err, errlen, "model %s: %d rows for a batch of %d",
+                               m->base.name, n, mb->n)
+                   : -1;
+    mb->cur_layer = layer;
+    /* Full-precision rows first, then reduced-precision ones: each group is
+       one stack of tokens, so one sgemm per projection per group. */
+    for (int pass = 0; pass < 2; pass++) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if ((lowp && lowp[i]) == (pass == 1))
+                mb->grow[k++] = rows[i];
+        if (k == 0)
+            continue;
+        int T = gather (mb, k);
+        for (int j = 0; j < m->c.inner_layers; j++)
+            enc_block_forward (mb, enc_block_of (m, layer, j), T, k, pass == 1);
+        scatter (mb, k);
+    }
+    return 0;
+}
+
+/* ---- heads -------------------------------------------------------------- */
+
+/* act(dense(h_first_token)) of `layer`'s head for row, cached per row. */
+static const float *
+pooled (ofr_mbatch *mb, int layer, int row)
+{
+    const enc_head *h = &mb->m->heads[layer];
+    int d = mb->m->c.hidden;
+    float *p = mb->pooled + (size_t) row * d;
+    if (mb->pooled_layer[row] == layer)
+        return p;
+    const float *cls = mb->H + (size_t) mb->off[row] * d;
+    memcpy (p, h->pb, (size_t) d * sizeof (float));
+    cblas_sgemv (CblasRowMajor, CblasNoTrans, d, d, 1.0f, h->pw, d, cls, 1, 1.0f, p, 1);
+    enc_activate (h->act, p, (size_t) d);
+    mb->pooled_layer[row] = layer;
+    return p;
+}
+
+int
+ofr_encoder_exit_logits (ofr_mbatch *mb, int layer, int row, float *logits)
+{
+    const enc_model *m = mb->m;
+    if (layer < 0 || layer >= m->c.n_layers || row < 0 || row >= mb->n
+        || !m->heads[layer].present)
+        return -1;
+    const enc_head *h = &m->heads[layer];
+    int d = m->c.hidden, K = m->c.num_labels;
+    const float *p = pooled (mb, layer, row);
+    memcpy (logits, h->cb, (size_t) K * sizeof (float));
+    cblas_sgemv (CblasRowMajor, CblasNoTrans, K, d, 1.0f, h->cw, d, p, 1, 1.0f, logits, 1);
+    return 0;
+}
+
+static int
+enc_exit_probs (ofr_mbatch *mb, int layer, int row, float *probs)
+{
+    if (ofr_encoder_exit_logits (mb, layer, row, probs) != 0)
+        return -1;
+    int K = mb->m->c.num_labels;
+    if (mb->m->c.regression)
+        return 0;
+    float mx = probs[0];
+    for (int c = 1; c < K; c++)
+        mx = probs[c] > mx ? probs[c] : mx;
+    double sum = 0;
+    for (int c = 0; c < K; c++)
+        sum += (probs[c] = expf (probs[c] - mx));
+    for (int c = 0; c < K; c++)
+        probs[c] = (float) (probs[c] / sum);
+    return 0;
+}
+
+/*  The pooled state plugins read is the head's input after its dense +
+    tanh (what exit-level components were trained on, CHECKPOINTS.md), at
+    the layer just run; the raw first-token state where there is no head
+    (before the first layer, or a layer without exit). */
+static const float *
+enc_hidden (ofr_mbatch *mb, int row)
+{
+    if (row < 0 || row >= mb->n)
+        return NULL;
+    int l = mb->cur_layer;
+    if (l >= 0 && mb->m->heads[l].present)
+        return pooled (mb, l, row);
+    return mb->H + (size_t) mb->off[row] * mb->m->c.hidden;
+}
+
+const float *
+ofr_encoder_token_states (ofr_mbatch *mb, int row, int *n_tokens)
+{
+    if (row < 0 || row >= mb->n)
+        return NULL;
+    if (n_tokens)
+        *n_tokens = mb->len[row];
+    return mb->H + (size_t) mb->off[row] * mb->m->c.hidden;
+}
+
+static double
+enc_layer_flops (ofr_mbatch *mb, int layer, int row)
+{
+    if (row < 0 || row >= mb->n)
+        return 0;
+    ofr_encoder_flops f;
+    ofr_encoder_layer_flops (&mb->m->c, layer, mb->len[row], &f);
+    return f.total;
+}
+
+static double
+enc_head_flops (ofr_mbatch *mb, int layer, int row)
+{
+    (void) row;
+    const enc_model *m = mb->m;
+    if (layer < 0 || layer >= m->c.n_layers || !m->heads[layer].present)
+        return 0;
+    return ofr_encoder_head_flops (&m->c, m->heads[layer].act);
+}
+
+static const float *
+enc_aux_tensor (const ofr_model *base, const char *name, size_t *n)
+{
+    const enc_model *m = (const enc_model *) base;
+    const ofr_st_tensor *t = name ? ofr_safetensors_find (m->st, name) : NULL;
+    if (n)
+        *n = t ? t->numel : 0;
+    return t ? t->data : NULL;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static const ofr_model_ops s_encoder_ops = {
+    .family = "bert",
+    .kind = OFR_KIND_ENCODER,
+    .n_layers = enc_n_layers,
+    .n_outputs = enc_n_outputs,
+    .hidden_dim = enc_hidden_dim,
+    .destroy = enc_destroy,
+    .batch_begin = enc_batch_begin,
+    .batch_end = enc_batch_end,
+    .run_layer = enc_run_layer,
+    .exit_probs = enc_exit_probs,
+    .hidden = enc_hidden,
+    .layer_flops = enc_layer_flops,
+    .head_flops = enc_head_flops,
+    /* FLOP convention: a bf16 multiply-add moves half the bytes and runs at
+       twice the fp32 rate on AVX512-BF16 (docs/FLOPS.md). */
+    .lowp_cost = 0.5,
+    .aux_tensor = enc_aux_tensor,
+};
+
+static void
+enc_destroy (ofr_model *base)
+{
+    enc_model *m = (enc_model *) base;
+    if (!m)
+        return;
+    enc_free_weights (m);
+    free (m->dir);
+    free (m->base.name);
+    free (m);
+}
+
+bool
+ofr_encoder_is (const ofr_model *m)
+{
+    return m && m->ops && m->ops->destroy == enc_destroy;
+}
+
+const ofr_encoder_config *
+ofr_encoder_config_of (const ofr_model *m)
+{
+    return ofr_encoder_is (m) ? &((const enc_model *) m)->c : NULL;
+}
+
+bool
+ofr_encoder_has_exit (const ofr_model *base, int layer)
+{
+    const enc_model *m = (const enc_model *) base;
+    return ofr_encoder_is (base) && layer >= 0 && layer < m->c.n_layers
+           && m->heads[layer].present;
+}
+
+const char *
+ofr_encoder_lowp_backend (void)
+{
+    return ofr_bf16_backend ();
+}
+
+/* Model name: the directory's last component ("sst2-bert-small"). */
+static char *
+name_of (const char *dir)
+{
+    size_t n = strlen (dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t s = n;
+    while (s > 0 && dir[s - 1] != '/')
+        s--;
+    char *name = ofr_calloc (n - s + 1, 1);
+    if (name)
+        memcpy (name, dir + s, n - s);
+    return name;
+}
+
+static int
+open_common (const char *dir, enc_model **out, char *err, size_t errlen)
+{
+    enc_model *m = ofr_calloc (1, sizeof *m);
+    if (!m)
+        return ofr_errf (err, errlen, "%s: out of memory", dir);
+    m->ops = s_encoder_ops;
+    m->base.ops = &m->ops;
+    m->dir = ofr_strdup (dir);
+    m->base.name = name_of (dir);
+    if (!m->dir || !m->base.name) {
+        enc_destroy (&m->base);
+        return ofr_errf (err, errlen, "%s: out of memory", dir);
+    }
+    if (ofr_encoder_config_read (dir, &m->c, err, errlen) != 0) {
+        enc_destroy (&m->base);
+        return -1;
+    }
+    m->ops.family = s_family_names[m->c.family];
+    if (enc_load_weights (m, err, errlen) != 0) {
+        enc_destroy (&m->base);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+int
+ofr_encoder_open_ids (const char *dir, ofr_model **out, char *err, size_t errlen)
+{
+    enc_model *m;
+    if (open_common (dir, &m, err, errlen) != 0)
+        return -1;
+    *out = &m->base;
+    return 0;
+}
+
+int
+ofr_encoder_open (const char *dir, ofr_model **out, char *err, size_t errlen)
+{
+    return ofr_encoder_open_ids (dir, out, err, errlen);
+}
