@@ -24,6 +24,8 @@ static const command s_commands[] = {
     { "models",   ofr_cmd_models,   "list models and where they were found" },
     { "score",    ofr_cmd_score,    "score hypothesis files with sacreBLEU-exact BLEU and chrF" },
     { "bench",    ofr_cmd_bench,    "measure the machine (sgemm peak, ...)" },
+    { "generate", ofr_cmd_generate, "generate text with a decoder LM, optionally through a method" },
+    { "import",   ofr_cmd_import,   "convert a PyTorch checkpoint (offline, python3-torch) to safetensors" },
     { NULL, NULL, NULL }
 };
 
