@@ -4,9 +4,13 @@
 
 #include <string.h>
 
+#include "glue.h"
+
 extern const ofr_suite_class ofr_suite_synthetic;   /* tests/testnet/ */
 
 static const ofr_suite_class *const s_suites[] = {
+    &ofr_suite_sst2, &ofr_suite_mrpc, &ofr_suite_rte, &ofr_suite_qnli,
+    &ofr_suite_stsb, &ofr_suite_cola,
     &ofr_suite_synthetic,
     NULL
 };

@@ -4,5 +4,5 @@
 add_library(ofr_suites STATIC suites/registry.c tests/testnet/synthetic_suite.c
             tests/testnet/testnet_model.c)
 target_include_directories(ofr_suites PUBLIC ${CMAKE_SOURCE_DIR})
-target_link_libraries(ofr_suites PUBLIC ofr_common PkgConfig::OPENBLAS ${M_LIB})
+target_link_libraries(ofr_suites PUBLIC ofr_glue ofr_common PkgConfig::OPENBLAS ${M_LIB})
 set_property(GLOBAL APPEND PROPERTY OFR_CLI_LIBS ofr_suites)
