@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,9 +56,9 @@ ofr_default_models_path (void)
     return default_path ("OFFRAMP_MODELS", "models");
 }
 
-int
-ofr_path_find (const char *path, const char *sub, char **out,
-               char *err, size_t errlen)
+static int
+path_find (const char *path, const char *sub, bool want_root, char **out,
+           char *err, size_t errlen)
 {
     char *copy = ofr_strdup (path ? path : "");
     if (!copy)
@@ -69,6 +70,12 @@ ofr_path_find (const char *path, const char *sub, char **out,
         ofr_buf_printf (&b, "%s/%s", dir, sub);
         struct stat st;
         if (!b.oom && stat (b.data, &st) == 0) {
+            if (want_root) {
+                ofr_buf_free (&b);
+                *out = ofr_strdup (dir);
+                free (copy);
+                return *out ? 0 : ofr_errf (err, errlen, "out of memory");
+            }
             free (copy);
             *out = b.data;
             return 0;
@@ -76,6 +83,20 @@ ofr_path_find (const char *path, const char *sub, char **out,
         ofr_buf_free (&b);
     }
     free (copy);
-    return ofr_errf (err, errlen, "'%s' not found in %s (set --data or OFFRAMP_DATA)",
-                     sub, path && *path ? path : "(empty path)");
+    return ofr_errf (err, errlen, "'%s' not found in %s", sub,
+                     path && *path ? path : "(empty path)");
+}
+
+int
+ofr_path_find (const char *path, const char *sub, char **out,
+               char *err, size_t errlen)
+{
+    return path_find (path, sub, false, out, err, errlen);
+}
+
+int
+ofr_path_find_root (const char *path, const char *sub, char **root,
+                    char *err, size_t errlen)
+{
+    return path_find (path, sub, true, root, err, errlen);
 }

@@ -26,4 +26,9 @@ char *ofr_default_models_path (void);
 int ofr_path_find (const char *path, const char *sub, char **out,
                    char *err, size_t errlen);
 
+/* Like ofr_path_find, but writes the directory D itself (the root that
+   holds `sub`): what a suite's load() takes as its data_dir. */
+int ofr_path_find_root (const char *path, const char *sub, char **root,
+                        char *err, size_t errlen);
+
 #endif

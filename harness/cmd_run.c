@@ -14,17 +14,25 @@
 #include <string.h>
 #include <unistd.h>
 
-/*  The embedded default plan. Until the SST-2 encoder comparison lands it
-    runs the generated test double, and says so. */
+/*  The embedded default plan: the classification early-exit methods on
+    SST-2 dev with the multi-exit encoder shipped in models/ (trained by
+    recipes/train_glue.py). Runs from a clone alone (data/glue/sst2). */
 static const char s_default_plan[] =
-    "name: default-testnet\n"
-    "settings: {batch_size: 16, shard_size: 50, seed: 1}\n"
-    "models: [testnet]\n"
-    "suites: [synthetic]\n"
+    "name: sst2-compare\n"
+    "settings: {batch_size: 16, shard_size: 128, seed: 1}\n"
+    "models: [glue-sst2-multiexit]\n"
+    "suites: [sst2]\n"
     "methods:\n"
     "  - full\n"
-    "  - name: truncate\n"
-    "    params: {layer: [2, 4]}\n";
+    "  - {name: truncate, params: {layer: [2, 4]}}\n"
+    "  - {name: entropy, params: {threshold: [0.1, 0.3]}}\n"
+    "  - {name: maxprob, params: {threshold: [0.8, 0.9]}}\n"
+    "  - {name: patience, params: {patience: [1, 2]}}\n"
+    "  - {name: palbert, params: {q: [0.3, 0.5, 0.7]}}\n"
+    "  - {name: berxit, params: {threshold: [0.8, 0.95]}}\n"
+    "  - {name: jei, params: {threshold: [0.5, 0.999]}}\n"
+    "  - {name: quee, params: {exit_threshold: 0.9, lowp_threshold: 0.6}}\n"
+    "  - oracle\n";
 
 static void
 usage (FILE *out)
@@ -202,10 +210,8 @@ ofr_cmd_run (int argc, char **argv)
             }
             prc = ofr_plan_load_file (argv[optind], &plan, err, sizeof err);
         } else {
-            fprintf (stderr, "offramp: no plan given: running the embedded default plan.\n"
-                     "offramp: note: it evaluates the generated test model 'testnet' on the\n"
-                     "offramp: synthetic suite (a test double) until the SST-2 encoder\n"
-                     "offramp: comparison replaces it.\n");
+            fprintf (stderr, "offramp: no plan given: running the embedded default plan "
+                     "(early-exit methods on SST-2 dev; `offramp run --help`).\n");
             prc = ofr_plan_load_string (s_default_plan, sizeof s_default_plan - 1,
                                         "<default plan>", &plan, err, sizeof err);
         }

@@ -848,9 +848,10 @@ prepare_cells (coord *c, const ofr_plan *plan)
         if (n < 0) {
             char *dir = NULL;
             void *data = NULL;
-            if (sc->data_subdir && ofr_path_find (o->data_path, sc->data_subdir, &dir,
+            if (sc->data_subdir && ofr_path_find_root (o->data_path, sc->data_subdir, &dir,
                                                    perr, sizeof perr) != 0) {
-                ofr_errf (c->err, sizeof c->err, "%ssuite %s: %s", where, sc->name, perr);
+                ofr_errf (c->err, sizeof c->err, "%ssuite %s: %s (set --data or OFFRAMP_DATA)",
+                          where, sc->name, perr);
                 goto out;
             }
             int lrc = sc->load (dir, cell->split, &data, &n, perr, sizeof perr);

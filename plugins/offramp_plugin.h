@@ -1,4 +1,4 @@
-/*  offramp_plugin.h -- THE plugin ABI of offramp (v1.0).
+/*  offramp_plugin.h -- THE plugin ABI of offramp (v1.1).
 
     A method plugin is one C file compiled into a shared object that exports a
     single symbol:
@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define OFR_ABI_MAJOR 1
-#define OFR_ABI_MINOR 0
+#define OFR_ABI_MINOR 1
 
 #define OFR_ENTRY_SYMBOL "ofr_method_entry"
 
@@ -208,6 +208,21 @@ typedef struct ofr_host {
        docs/CHECKPOINTS.md), read-only, *n = element count; NULL if the
        model has none of that name. */
     const float *(*model_tensor)(void *host_ctx, const char *name, size_t *n);
+
+    /* v1.1 ---------------------------------------------------------------- */
+
+    /* Raw state of active row i at the layer just run, before any exit
+       head: the first-token ([CLS]) state for encoders. For methods that
+       bring their own exit modules (JEI-DNN). Host owned, read-only, `*dim`
+       floats, free of charge; NULL if the model has no such state. */
+    const float *(*token_state)(void *host_ctx, int i, int *dim);
+
+    /* Make active row i predict from `probs` (n_outputs floats, copied) if
+       it exits after `layer` (the layer just run), instead of from the
+       model's exit head, which is then not run nor charged; exit_probs for
+       that row and layer returns these. The plugin charges its own module.
+       Returns 0 or -1. */
+    int (*set_exit_probs)(void *host_ctx, int i, int layer, const float *probs);
 } ofr_host;
 
 /* ---- The method descriptor ------------------------------------------------ */

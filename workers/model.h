@@ -50,6 +50,9 @@ typedef struct {
     /* Optional (NULL): auxiliary tensor by name (method components shipped
        with the checkpoint), *n elements; NULL if absent. */
     const float *(*aux_tensor)(const ofr_model *m, const char *name, size_t *n);
+    /* Optional (NULL): raw state of row before any exit head (the [CLS]
+       state for encoders), hidden_dim floats. */
+    const float *(*raw_hidden)(ofr_mbatch *mb, int row);
 } ofr_model_ops;
 
 /* Every model object starts with this header. */

@@ -548,10 +548,26 @@ listing_model_tensor (void *host_ctx, const char *name, size_t *n)
     return NULL;
 }
 
+static const float *
+listing_token_state (void *host_ctx, int i, int *dim)
+{
+    (void) host_ctx, (void) i;
+    if (dim)
+        *dim = 0;
+    return NULL;
+}
+
+static int
+listing_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
+{
+    (void) host_ctx, (void) i, (void) layer, (void) probs;
+    return -1;
+}
+
 /*  A field appended to ofr_host must get a no-op here too: a plugin entry
     may call any of them while being listed. */
-_Static_assert (sizeof (ofr_host) == offsetof (ofr_host, model_tensor)
-                                     + sizeof (((ofr_host *) 0)->model_tensor),
+_Static_assert (sizeof (ofr_host) == offsetof (ofr_host, set_exit_probs)
+                                     + sizeof (((ofr_host *) 0)->set_exit_probs),
                 "ofr_host grew: give the listing host a no-op for the new field");
 
 static const ofr_host s_listing_host = {
@@ -570,6 +586,8 @@ static const ofr_host s_listing_host = {
     .artifact_save = listing_artifact_save,
     .artifact_load = listing_artifact_load,
     .model_tensor = listing_model_tensor,
+    .token_state = listing_token_state,
+    .set_exit_probs = listing_set_exit_probs,
 };
 
 const ofr_host *

@@ -142,6 +142,31 @@ host_model_tensor (void *host_ctx, const char *name, size_t *n)
     return b->ctx->model->ops->aux_tensor (b->ctx->model, name, n);
 }
 
+static const float *
+host_token_state (void *host_ctx, int i, int *dim)
+{
+    run_batch *b = host_ctx;
+    if (!b || i < 0 || i >= b->n_active || !b->ctx->model->ops->raw_hidden)
+        return NULL;
+    if (dim)
+        *dim = b->ctx->model->ops->hidden_dim (b->ctx->model);
+    return b->ctx->model->ops->raw_hidden (b->mb, b->active[i]);
+}
+
+/*  The override lives in the exit distribution cache, so finish_row
+    predicts from it and charges no head. */
+static int
+host_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
+{
+    run_batch *b = host_ctx;
+    if (!b || !probs || i < 0 || i >= b->n_active || layer != b->layer)
+        return -1;
+    int row = b->active[i];
+    memcpy (b->probs + (size_t) row * b->n_out, probs, (size_t) b->n_out * sizeof (float));
+    b->probs_layer[row] = layer;
+    return 0;
+}
+
 static const ofr_host s_host = {
     .struct_size = sizeof (ofr_host),
     .abi_major = OFR_ABI_MAJOR,
@@ -158,6 +183,8 @@ static const ofr_host s_host = {
     .artifact_save = host_artifact_save,
     .artifact_load = host_artifact_load,
     .model_tensor = host_model_tensor,
+    .token_state = host_token_state,
+    .set_exit_probs = host_set_exit_probs,
 };
 
 const ofr_host *

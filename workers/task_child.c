@@ -140,7 +140,7 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
         goto out;
     }
     if (sc->data_subdir
-        && ofr_path_find (env->data_path, sc->data_subdir, &data_dir, err, errlen) != 0)
+        && ofr_path_find_root (env->data_path, sc->data_subdir, &data_dir, err, errlen) != 0)
         goto out;
     int n_ex = 0;
     if (sc->load (data_dir, cell->split, &sdata, &n_ex, err, errlen) != 0) {

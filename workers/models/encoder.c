@@ -4,11 +4,16 @@
 #include "../../common/ofr_common.h"
 #include "../../plugins/offramp_plugin.h"
 
+#include "../text/wordpiece.h"
+
 #include <cblas.h>
+#include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *s_family_names[] = { "bert", "roberta", "electra", "albert",
                                         "distilbert" };
@@ -192,17 +197,49 @@ ofr_encoder_batch_begin_ids (ofr_model *base, const int32_t *ids, const int32_t 
     return 0;
 }
 
+/*  Text rows: WordPiece-encode each example ([CLS] a [SEP] (b [SEP]),
+    truncated longest-first to the model's max_tokens) into one id stack. */
 static int
 enc_batch_begin (ofr_model *base, const ofr_example *ex, int n, ofr_mbatch **out,
                  char *err, size_t errlen)
 {
     enc_model *m = (enc_model *) base;
-    (void) ex;
-    (void) n;
-    (void) out;
     if (!m->wp)
         return ofr_errf (err, errlen, "model %s: opened without a tokenizer", base->name);
-    return ofr_errf (err, errlen, "model %s: text input is not wired yet", base->name);
+    if (n <= 0)
+        return ofr_errf (err, errlen, "model %s: empty batch", base->name);
+    size_t cap = (size_t) n * (size_t) m->c.max_tokens;
+    int32_t *ids = ofr_calloc (cap, sizeof *ids);
+    int32_t *types = ofr_calloc (cap, sizeof *types);
+    int *lens = ofr_calloc ((size_t) n, sizeof *lens);
+    ofr_wp_encoding enc = { 0 };
+    int rc = -1;
+    if (!ids || !types || !lens) {
+        ofr_errf (err, errlen, "model %s: out of memory", base->name);
+        goto out;
+    }
+    size_t t = 0;
+    for (int i = 0; i < n; i++) {
+        if (!ex[i].text_a) {
+            ofr_errf (err, errlen, "model %s: example %s has no text", base->name,
+                      ex[i].id ? ex[i].id : "?");
+            goto out;
+        }
+        if (ofr_wordpiece_encode (m->wp, ex[i].text_a, ex[i].text_b, m->c.max_tokens,
+                                  &enc, err, errlen) != 0)
+            goto out;
+        memcpy (ids + t, enc.ids, (size_t) enc.len * sizeof *ids);
+        memcpy (types + t, enc.type_ids, (size_t) enc.len * sizeof *types);
+        lens[i] = enc.len;
+        t += (size_t) enc.len;
+    }
+    rc = ofr_encoder_batch_begin_ids (base, ids, types, lens, n, out, err, errlen);
+out:
+    ofr_wordpiece_encoding_free (&enc);
+    free (ids);
+    free (types);
+    free (lens);
+    return rc;
 }
 
 /* ---- layers ------------------------------------------------------------- */
@@ -349,6 +386,14 @@ enc_hidden (ofr_mbatch *mb, int row)
     return mb->H + (size_t) mb->off[row] * mb->m->c.hidden;
 }
 
+static const float *
+enc_raw_hidden (ofr_mbatch *mb, int row)
+{
+    if (row < 0 || row >= mb->n)
+        return NULL;
+    return mb->H + (size_t) mb->off[row] * mb->m->c.hidden;
+}
+
 const float *
 ofr_encoder_token_states (ofr_mbatch *mb, int row, int *n_tokens)
 {
@@ -409,6 +454,7 @@ static const ofr_model_ops s_encoder_ops = {
        twice the fp32 rate on AVX512-BF16 (docs/FLOPS.md). */
     .lowp_cost = 0.5,
     .aux_tensor = enc_aux_tensor,
+    .raw_hidden = enc_raw_hidden,
 };
 
 static void
@@ -418,6 +464,7 @@ enc_destroy (ofr_model *base)
     if (!m)
         return;
     enc_free_weights (m);
+    ofr_wordpiece_destroy (&m->wp);
     free (m->dir);
     free (m->base.name);
     free (m);
@@ -502,8 +549,51 @@ ofr_encoder_open_ids (const char *dir, ofr_model **out, char *err, size_t errlen
     return 0;
 }
 
+/*  The tokenizer: dir/vocab.txt (WordPiece). Lower-casing follows
+    tokenizer_config.json's do_lower_case when present, else the uncased
+    default of the BERT checkpoints offramp trains. */
+static int
+load_tokenizer (enc_model *m, char *err, size_t errlen)
+{
+    ofr_buf p;
+    ofr_buf_init (&p);
+    ofr_buf_printf (&p, "%s/vocab.txt", m->dir);
+    if (p.oom)
+        return ofr_errf (err, errlen, "out of memory");
+    ofr_wordpiece_params wpp = ofr_wordpiece_default_params ();
+    ofr_buf tc;
+    ofr_buf_init (&tc);
+    ofr_buf_printf (&tc, "%s/tokenizer_config.json", m->dir);
+    json_t *cfg = tc.oom ? NULL : json_load_file (tc.data, 0, NULL);
+    json_t *lower = cfg ? json_object_get (cfg, "do_lower_case") : NULL;
+    if (json_is_boolean (lower))
+        wpp.lowercase = json_is_true (lower);
+    json_decref (cfg);
+    ofr_buf_free (&tc);
+    int rc = 0;
+    if (access (p.data, R_OK) != 0)
+        rc = ofr_errf (err, errlen, "model %s: %s: %s (offramp reads WordPiece vocab.txt; "
+                       "tokenizer.json-only checkpoints run with token ids only)",
+                       m->base.name, p.data, strerror (errno));
+    else
+        rc = ofr_wordpiece_load (p.data, &wpp, &m->wp, err, errlen);
+    if (rc == 0 && ofr_wordpiece_vocab_size (m->wp) != m->c.vocab_size)
+        rc = ofr_errf (err, errlen, "model %s: %s has %d tokens, config.json vocab_size is %d",
+                       m->base.name, p.data, ofr_wordpiece_vocab_size (m->wp), m->c.vocab_size);
+    ofr_buf_free (&p);
+    return rc;
+}
+
 int
 ofr_encoder_open (const char *dir, ofr_model **out, char *err, size_t errlen)
 {
-    return ofr_encoder_open_ids (dir, out, err, errlen);
+    enc_model *m;
+    if (open_common (dir, &m, err, errlen) != 0)
+        return -1;
+    if (load_tokenizer (m, err, errlen) != 0) {
+        enc_destroy (&m->base);
+        return -1;
+    }
+    *out = &m->base;
+    return 0;
 }
