@@ -5,9 +5,11 @@
 #include "../plugins/offramp_plugin.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NPIX ((size_t) OFR_CAMVID_WIDTH * OFR_CAMVID_HEIGHT)
 #define K    OFR_CAMVID_CLASSES
@@ -27,11 +29,17 @@ typedef struct {
     char *id, *image, *label;
 } pair;
 
+/* Preprocessed inputs the suite class keeps: a runner fetches a whole
+   batch of examples before the model reads them, so each example() call
+   fills the next of RING buffers (allocated when first needed). */
+#define RING 16
+
 struct ofr_camvid {
     pair    *pairs;
     int      n;
     uint8_t *rgb;          /* decode buffer, NPIX * 3 */
-    float   *features;     /* the suite class's current example */
+    float   *features[RING];   /* the suite class's recent examples */
+    int      next_slot;
     uint8_t *labels;       /* the suite class's scoring buffer */
 };
 
@@ -163,7 +171,8 @@ ofr_camvid_destroy (ofr_camvid **selfp)
     }
     free (cv->pairs);
     free (cv->rgb);
-    free (cv->features);
+    for (int i = 0; i < RING; i++)
+        free (cv->features[i]);
     free (cv->labels);
     free (cv);
     *selfp = NULL;
@@ -315,14 +324,24 @@ suite_load (const char *data_dir, const char *split, void **data, int *n, char *
         ofr_buf_free (&b);
         return ofr_errf (err, errlen, "camvid: out of memory");
     }
+    /* The harness's generic evaluation split "dev" is CamVid's test split
+       (the one results are published on) unless a dev.txt exists. */
+    if (split && strcmp (split, "dev") == 0) {
+        ofr_buf list;
+        ofr_buf_init (&list);
+        ofr_buf_printf (&list, "%s/dev.txt", b.data);
+        struct stat st;
+        if (!list.oom && list.data && stat (list.data, &st) != 0)
+            split = ofr_suite_camvid.default_split;
+        ofr_buf_free (&list);
+    }
     ofr_camvid *cv = NULL;
     int rc = ofr_camvid_open (b.data, split, &cv, err, errlen);
     ofr_buf_free (&b);
     if (rc != 0)
         return -1;
-    cv->features = ofr_calloc (NPIX * 3, sizeof (float));
     cv->labels = ofr_calloc (NPIX, 1);
-    if (!cv->features || !cv->labels) {
+    if (!cv->labels) {
         ofr_camvid_destroy (&cv);
         return ofr_errf (err, errlen, "camvid: out of memory");
     }
@@ -331,49 +350,66 @@ suite_load (const char *data_dir, const char *split, void **data, int *n, char *
     return 0;
 }
 
-/* The features buffer is reused: valid until the next example() call. */
+/* The features stay valid for the next RING - 1 example() calls. */
 static int
 suite_example (void *data, int i, ofr_example *ex)
 {
     ofr_camvid *cv = data;
     char err[OFR_ERRLEN];
-    if (ofr_camvid_load_image (cv, i, cv->features, err, sizeof err) != 0) {
+    float **slot = &cv->features[cv->next_slot];
+    if (!*slot && !(*slot = ofr_calloc (NPIX * 3, sizeof (float)))) {
+        ofr_log (OFR_ERROR, "camvid: out of memory for image %d", i);
+        return -1;
+    }
+    if (ofr_camvid_load_image (cv, i, *slot, err, sizeof err) != 0) {
         ofr_log (OFR_ERROR, "%s", err);
         return -1;
     }
+    cv->next_slot = (cv->next_slot + 1) % RING;
     memset (ex, 0, sizeof *ex);
     ex->id = cv->pairs[i].id;
     ex->label = -1;
-    ex->features = cv->features;
+    ex->features = *slot;
     ex->n_features = (int) (NPIX * 3);
     return 0;
 }
 
+/* The prediction: a label map (pred->labels, NPIX classes), or per-pixel
+   class probabilities (pred->probs, [12][360][480]) whose argmax is taken
+   (first class on ties). */
 static int
 suite_score (void *data, int i, const ofr_prediction *pred, double *stats)
 {
     ofr_camvid *cv = data;
     char err[OFR_ERRLEN];
-    if (!pred->probs || pred->n_probs != (int) NPIX) {
-        ofr_log (OFR_ERROR, "camvid: example %d: prediction has %d values, expected a "
-                 "%dx%d label map", i, pred->n_probs, OFR_CAMVID_WIDTH,
-                 OFR_CAMVID_HEIGHT);
+    bool dense_probs = !pred->labels && pred->probs && pred->n_probs == (int) (K * NPIX);
+    if (!dense_probs && (!pred->labels || pred->n_labels != (int) NPIX)) {
+        ofr_log (OFR_ERROR, "camvid: example %d: the prediction is not a %dx%d label map "
+                 "(%d labels, %d probabilities)", i, OFR_CAMVID_WIDTH, OFR_CAMVID_HEIGHT,
+                 pred->labels ? pred->n_labels : 0, pred->probs ? pred->n_probs : 0);
         return -1;
     }
     if (ofr_camvid_load_labels (cv, i, cv->labels, err, sizeof err) != 0) {
         ofr_log (OFR_ERROR, "%s", err);
         return -1;
     }
-    memset (stats, 0, K * K * sizeof *stats);
+    uint64_t counts[K * K] = { 0 };
     for (size_t p = 0; p < NPIX; p++) {
-        float v = pred->probs[p];
-        if (!(v >= 0.0f && v < (float) K) || v != floorf (v)) {
-            ofr_log (OFR_ERROR, "camvid: example %d: predicted class %g at pixel %zu", i,
-                     (double) v, p);
+        int c = 0;
+        if (dense_probs) {
+            for (int k = 1; k < K; k++)
+                if (pred->probs[(size_t) k * NPIX + p] > pred->probs[(size_t) c * NPIX + p])
+                    c = k;
+        }
+        else if ((c = pred->labels[p]) >= K) {
+            ofr_log (OFR_ERROR, "camvid: example %d: predicted class %d at pixel (x %zu, "
+                     "y %zu)", i, c, p % OFR_CAMVID_WIDTH, p / OFR_CAMVID_WIDTH);
             return -1;
         }
-        stats[cv->labels[p] * K + (int) v] += 1.0;
+        counts[cv->labels[p] * K + c]++;
     }
+    for (int j = 0; j < K * K; j++)
+        stats[j] = (double) counts[j];
     return 0;
 }
 

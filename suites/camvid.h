@@ -77,10 +77,16 @@ void ofr_camvid_confusion_add (double *conf, const uint8_t *labels, const uint8_
 /* Scores of a pooled 12x12 confusion matrix. */
 void ofr_camvid_scores_of (const double *conf, ofr_camvid_scores *out);
 
-/* The suite class: one example per image; the prediction's probs holds one
-   predicted class per pixel (n_probs = 360*480, values 0..11) until
-   ofr_prediction has a label-map field; n_stats = 144 (the confusion
-   matrix of the image). */
+/* The suite class "camvid" (data: segmentation/camvid under the data
+   path; split "dev", the harness's default, means "test" unless a dev.txt
+   exists): one example per image, features = the preprocessed input
+   [3][360][480] (valid for the next 15 example() calls, so batches of up
+   to 16 images). The prediction is a label map (ofr_prediction.labels,
+   360*480 values 0..11) or per-pixel probabilities (probs, 12*360*480,
+   [class][y][x]). n_stats = 144: the image's confusion matrix, label rows,
+   prediction columns; metrics (miou first, the primary; pixel_acc,
+   miou_all12, iou_<class>) come from the pooled matrix, so they do not
+   depend on sharding. */
 extern const ofr_suite_class ofr_suite_camvid;
 
 #endif

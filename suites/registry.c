@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "camvid.h"
 #include "glue.h"
 
 extern const ofr_suite_class ofr_suite_synthetic;   /* tests/testnet/ */
@@ -11,6 +12,7 @@ extern const ofr_suite_class ofr_suite_synthetic;   /* tests/testnet/ */
 static const ofr_suite_class *const s_suites[] = {
     &ofr_suite_sst2, &ofr_suite_mrpc, &ofr_suite_rte, &ofr_suite_qnli,
     &ofr_suite_stsb, &ofr_suite_cola,
+    &ofr_suite_camvid,
     &ofr_suite_synthetic,
     NULL
 };

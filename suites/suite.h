@@ -11,6 +11,7 @@
 #define OFR_SUITE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define OFR_MAX_METRICS 16
 
@@ -33,6 +34,8 @@ typedef struct {
     const float *probs;        /* [n_probs] class probabilities or NULL     */
     int          n_probs;
     const char  *text;         /* generated text or NULL                    */
+    const uint8_t *labels;     /* [n_labels] per-pixel classes (OFR_KIND_CNN), or NULL */
+    int          n_labels;
 } ofr_prediction;
 
 typedef struct {

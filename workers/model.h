@@ -53,6 +53,11 @@ typedef struct {
     /* Optional (NULL): raw state of row before any exit head (the [CLS]
        state for encoders), hidden_dim floats. */
     const float *(*raw_hidden)(ofr_mbatch *mb, int row);
+    /* Optional (NULL), dense prediction (OFR_KIND_CNN): the per-pixel class
+       map row predicts if it exits after `layer` (model owned, valid until
+       the next call), *n pixels; NULL on error. The runner hands it to the
+       suite as ofr_prediction.labels. */
+    const uint8_t *(*exit_labels)(ofr_mbatch *mb, int layer, int row, int *n);
 } ofr_model_ops;
 
 /* Every model object starts with this header. */

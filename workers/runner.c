@@ -237,20 +237,31 @@ finish_row (run_batch *b, int row, int layer, const int32_t *examples,
 {
     const ofr_runner_ctx *ctx = b->ctx;
     const ofr_model_ops *ops = ctx->model->ops;
-    if (b->probs_layer[row] != layer) {
+    /* Dense prediction (CNN): the model's per-pixel label map, no softmax. */
+    bool dense = ops->kind == OFR_KIND_CNN && ops->exit_labels;
+    if (!dense && b->probs_layer[row] != layer) {
         if (ops->exit_probs (b->mb, layer, row, b->probs + (size_t) row * b->n_out) != 0)
             return ofr_errf (err, errlen, "model %s: exit head %d failed for example %d",
                              ctx->model->name, layer + 1, examples[row]);
         b->flops[row] += ops->head_flops (b->mb, layer, row);
         b->probs_layer[row] = layer;
     }
+    if (dense && b->probs_layer[row] != layer)
+        b->flops[row] += ops->head_flops (b->mb, layer, row);
     const float *p = b->probs + (size_t) row * b->n_out;
     int best = 0;
-    for (int c = 1; c < b->n_out; c++)
+    for (int c = 1; !dense && c < b->n_out; c++)
         if (p[c] > p[best])
             best = c;
     ofr_prediction pred = { .cls = best, .value = b->n_out == 1 ? p[0] : best,
                             .probs = p, .n_probs = b->n_out };
+    if (dense) {
+        pred = (ofr_prediction) { .cls = -1, .value = -1 };
+        pred.labels = ops->exit_labels (b->mb, layer, row, &pred.n_labels);
+        if (!pred.labels)
+            return ofr_errf (err, errlen, "model %s: no label map at layer %d for example %d",
+                             ctx->model->name, layer + 1, examples[row]);
+    }
     int n_stats = ctx->suite->n_stats;
     double stats_small[16];
     double *stats = n_stats <= 16 ? stats_small : ofr_calloc ((size_t) n_stats, sizeof (double));

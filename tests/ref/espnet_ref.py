@@ -5,23 +5,25 @@ Builds ESPNet (the training-time definition of sacmehta/ESPNet, decoder conv
 with 19 + classes inputs) in PyTorch, functionally, from the tensors of an
 imported model directory (model.safetensors read with plain numpy), runs it on
 a crop of one CamVid image preprocessed here independently of the C code
-(PIL decode, BGR, (x - mean) / std with the train statistics, / 255), and
+(its own PNG decoder, zlib + numpy; BGR, (x - mean) / std with the train
+statistics, / 255), and
 writes every block output, float32, in block order, to --out.
 
 If --c-input is given (the C runtime's preprocessed input for the same crop),
 it is compared with this script's own input first (exit 3 if they differ).
 
-Run with Debian's /usr/bin/python3 (python3-torch, numpy, PIL). Exit 0 ok.
+Run with Debian's /usr/bin/python3 (python3-torch, numpy; PIL is not needed).
+Exit 0 ok.
 """
 import argparse
 import json
 import struct
 import sys
+import zlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 EPS = 1e-3
 MEAN = np.array([110.33102643, 108.40886315, 105.03319369], dtype=np.float32)  # BGR
@@ -120,8 +122,61 @@ class Ref:
         return out
 
 
+def read_png_rgb8(path):
+    """8-bit RGB, non-interlaced PNG -> uint8 [h][w][3] (what CamVid ships),
+    decoded here with zlib and the five PNG row filters, independently of
+    the libpng decoding of the C side."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise SystemExit("espnet_ref: %s: not a PNG" % path)
+    pos, idat, hdr = 8, [], None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            hdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+    w, h, depth, ctype, _, _, interlace = hdr
+    if depth != 8 or ctype != 2 or interlace:
+        raise SystemExit("espnet_ref: %s: only 8-bit RGB non-interlaced PNGs" % path)
+    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    stride, bpp = 3 * w, 3
+    raw = raw.reshape(h, stride + 1)
+    out = np.zeros((h, stride), dtype=np.int32)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(h):
+        ft, line = raw[y, 0], raw[y, 1:].astype(np.int32)
+        if ft == 0:
+            cur = line
+        elif ft == 2:
+            cur = (line + prev) & 255
+        elif ft in (1, 3, 4):
+            cur = np.zeros(stride, dtype=np.int32)
+            for x in range(stride):
+                a = cur[x - bpp] if x >= bpp else 0
+                b = prev[x]
+                if ft == 1:
+                    pred = a
+                elif ft == 3:
+                    pred = (a + b) >> 1
+                else:
+                    c = prev[x - bpp] if x >= bpp else 0
+                    pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                cur[x] = (line[x] + pred) & 255
+        else:
+            raise SystemExit("espnet_ref: %s: bad PNG filter %d" % (path, ft))
+        out[y], prev = cur, cur
+    return out.astype(np.uint8).reshape(h, w, 3)
+
+
 def preprocess(png, y0, x0, h, w):
-    rgb = np.asarray(Image.open(png).convert("RGB"), dtype=np.uint8)[y0:y0 + h, x0:x0 + w]
+    rgb = read_png_rgb8(png)[y0:y0 + h, x0:x0 + w]
     bgr = rgb[:, :, ::-1].astype(np.float32)
     x = (bgr - MEAN) / STD
     x = x.transpose(2, 0, 1) / np.float32(255.0)
@@ -133,6 +188,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--image", required=True)
     ap.add_argument("--crop", nargs=4, type=int, required=True, metavar=("Y0", "X0", "H", "W"))
+    ap.add_argument("--downscale", type=int, default=1, choices=(1, 2),
+                    help="2: average 2x2 pixels of the preprocessed crop")
     ap.add_argument("--c-input")
     ap.add_argument("--skip", default="")
     ap.add_argument("--out", required=True)
@@ -142,6 +199,12 @@ def main():
     ref = Ref(read_safetensors(args.model + "/model.safetensors"), cfg["p"], cfg["q"])
     y0, x0, h, w = args.crop
     x = preprocess(args.image, y0, x0, h, w)
+    if args.downscale == 2:
+        # Same float32 operation order as the C test: (a + b) + (c + d), * 0.25.
+        x = ((x[:, 0::2, 0::2] + x[:, 0::2, 1::2]) + (x[:, 1::2, 0::2] + x[:, 1::2, 1::2])) \
+            * np.float32(0.25)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        h, w = h // 2, w // 2
     if args.c_input:
         cx = np.fromfile(args.c_input, dtype="<f4")
         if cx.size != x.size or np.abs(cx - x.ravel()).max() > 1e-6:

@@ -7,7 +7,9 @@
     preprocessing (BGR, train mean/std, / 255), label maps (values > 11,
     colour annotations and wrong sizes are errors naming the file), the
     pooled confusion matrix and IoU arithmetic against hand-computed values,
-    and the suite class end to end. If ../shared has the real test set, its
+    the suite class end to end (label maps and per-pixel probabilities as
+    predictions, inputs of a batch kept apart), and that pooled metrics are
+    identical whatever the sharding. If ../shared has the real test set, its
     first pair is decoded too. */
 #include "common/ofr_common.h"
 #include "suites/camvid.h"
@@ -185,20 +187,29 @@ test_suite_class (uint8_t *lab)
     CHECK (rc == 0 && n == 2, "load: %s", err);
     if (rc != 0)
         return;
-    float *pred = malloc (NPIX * sizeof *pred);
-    double *stats = calloc (2 * 144, sizeof *stats);
-    ofr_example ex;
-    if (!pred || !stats)
+    uint8_t *pred = malloc (NPIX);
+    float *probs = calloc (12 * NPIX, sizeof *probs);
+    double *stats = calloc (3 * 144, sizeof *stats);
+    ofr_example ex, ex0;
+    if (!pred || !probs || !stats)
         exit (1);
     for (int i = 0; i < 2; i++) {
         CHECK (sc->example (data, i, &ex) == 0 && ex.n_features == (int) (3 * NPIX),
                "example %d", i);
+        if (i == 0)
+            ex0 = ex;
         /* Predict class x % 12 everywhere: perfect on a, 1/12 right on b. */
         for (size_t p = 0; p < NPIX; p++)
-            pred[p] = (float) (p % W % 12);
-        ofr_prediction pr = { .cls = -1, .probs = pred, .n_probs = (int) NPIX };
+            pred[p] = (uint8_t) (p % W % 12);
+        ofr_prediction pr = { .cls = -1, .labels = pred, .n_labels = (int) NPIX };
         CHECK (sc->score (data, i, &pr, stats + 144 * i) == 0, "score %d", i);
     }
+    /* A batch of examples: the first one's input survives the second call. */
+    CHECK (ex0.features != ex.features, "two examples share one input buffer");
+    /* a's input has B = 200 everywhere, b's too; G = y: compare one pixel. */
+    CHECK (fabs (ex0.features[NPIX + W * 7] - ex.features[NPIX + W * 7]) < 1e-9
+           && fabs (ex0.features[NPIX + W * 7] - (7.0 - 108.40886315) / 72.69074534 / 255)
+              < 1e-6, "first example's input was overwritten");
     ofr_metric m[16];
     int nm = sc->metrics (stats, 2, m, 16);
     CHECK (nm == 14 && strcmp (m[0].name, "miou") == 0, "%d metrics", nm);
@@ -206,14 +217,99 @@ test_suite_class (uint8_t *lab)
        0 pixels: 40 columns of a + all of b; predicted 0: 80 columns. */
     double tp = 80.0 * H, uni = (40.0 + 480.0) * H;
     CHECK (nm > 3 && fabs (m[3].value - 100.0 * tp / uni) < 1e-9, "sky IoU %g", m[3].value);
-    pred[0] = 12.0f;
-    ofr_prediction bad = { .cls = -1, .probs = pred, .n_probs = (int) NPIX };
-    fprintf (stderr, "(an error about predicted class 12 is expected here)\n");
+    /* Per-pixel probabilities give the same statistics as their argmax. */
+    for (size_t p = 0; p < NPIX; p++) {
+        probs[(p % W % 12) * NPIX + p] = 0.6f;
+        probs[((p % W + 1) % 12) * NPIX + p] = 0.4f;
+    }
+    ofr_prediction pp = { .cls = -1, .probs = probs, .n_probs = (int) (12 * NPIX) };
+    CHECK (sc->score (data, 1, &pp, stats + 288) == 0
+           && memcmp (stats + 144, stats + 288, 144 * sizeof *stats) == 0,
+           "probabilities scored differently from their argmax");
+    pred[0] = 12;
+    ofr_prediction bad = { .cls = -1, .labels = pred, .n_labels = (int) NPIX };
+    fprintf (stderr, "(errors about predicted class 12 and a 5-pixel map are expected here)\n");
     CHECK (sc->score (data, 0, &bad, stats) == -1, "predicted class 12 accepted");
+    bad.n_labels = 5;
+    CHECK (sc->score (data, 0, &bad, stats) == -1, "a 5-pixel label map accepted");
     sc->free (data);
     free (pred);
+    free (probs);
     free (stats);
     (void) lab;
+}
+
+/* Small deterministic generator for hand-made label maps. */
+static uint32_t
+lcg (uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/*  Pooled metrics do not depend on sharding: per-image confusion rows of 9
+    made-up 40x30 label maps (prediction = label with 30% of pixels
+    changed, void pixels included) give bit-identical metrics whether the
+    rows come in order, permuted, or as a few per-shard sums, and equal the
+    metrics of the confusion matrix pooled directly over all pixels. */
+static void
+test_sharding (void)
+{
+    enum { N = 9, PIX = 40 * 30 };
+    const ofr_suite_class *sc = &ofr_suite_camvid;
+    uint8_t lab[N][PIX], pred[N][PIX];
+    double rows[N * 144] = { 0 }, all[144] = { 0 };
+    uint32_t seed = 7;
+    for (int e = 0; e < N; e++) {
+        for (int p = 0; p < PIX; p++) {
+            /* Blocks of classes, with 10% void and some classes rare. */
+            lab[e][p] = lcg (&seed) % 10 == 0 ? 11 : (uint8_t) ((p / 40 / 5 + p % 40 / 8 + e) % 11);
+            pred[e][p] = lcg (&seed) % 10 < 3 ? (uint8_t) (lcg (&seed) % 12) : lab[e][p];
+        }
+        ofr_camvid_confusion_add (rows + 144 * e, lab[e], pred[e], PIX);
+        ofr_camvid_confusion_add (all, lab[e], pred[e], PIX);
+    }
+    ofr_metric in_order[16], permuted[16], sharded[16], pooled[16];
+    int n1 = sc->metrics (rows, N, in_order, 16);
+    double perm[N * 144];
+    for (int e = 0; e < N; e++)   /* rows in the order 4 7 1 8 5 2 0 6 3 */
+        memcpy (perm + 144 * e, rows + 144 * ((e * 4 + 4) % N), 144 * sizeof *perm);
+    int n2 = sc->metrics (perm, N, permuted, 16);
+    /* Shards {0,1,2,3}, {4}, {5,6,7,8} summed into one row each. */
+    double shards[3 * 144] = { 0 };
+    for (int e = 0; e < N; e++)
+        for (int j = 0; j < 144; j++)
+            shards[144 * (e < 4 ? 0 : e == 4 ? 1 : 2) + j] += rows[144 * e + j];
+    int n3 = sc->metrics (shards, 3, sharded, 16);
+    int n4 = sc->metrics (all, 1, pooled, 16);
+    CHECK (n1 == 14 && n2 == 14 && n3 == 14 && n4 == 14, "%d %d %d %d metrics", n1, n2, n3, n4);
+    for (int i = 0; i < 14 && n1 == 14; i++)
+        CHECK (in_order[i].value == permuted[i].value && in_order[i].value == sharded[i].value
+               && in_order[i].value == pooled[i].value, "%s: %.17g %.17g %.17g %.17g",
+               in_order[i].name, in_order[i].value, permuted[i].value, sharded[i].value,
+               pooled[i].value);
+    /* And mIoU from scratch: mean over classes 0..10 of TP / (row + col - TP). */
+    double miou = 0;
+    for (int c = 0; c < 11; c++) {
+        double tp = 0, row = 0, col = 0;
+        for (int e = 0; e < N; e++)
+            for (int p = 0; p < PIX; p++) {
+                tp += lab[e][p] == c && pred[e][p] == c;
+                row += lab[e][p] == c;
+                col += pred[e][p] == c;
+            }
+        miou += 100.0 * tp / (row + col - tp) / 11;
+    }
+    CHECK (fabs (in_order[0].value - miou) < 1e-9, "mIoU %.10g, by hand %.10g",
+           in_order[0].value, miou);
+    /* A per-image mean of mIoU would differ: pooled is not averaged. */
+    double per_image = 0;
+    for (int e = 0; e < N; e++) {
+        ofr_metric one[16];
+        sc->metrics (rows + 144 * e, 1, one, 16);
+        per_image += one[0].value / N;
+    }
+    CHECK (fabs (per_image - in_order[0].value) > 1e-6, "per-image mean equals pooled mIoU");
 }
 
 static void
@@ -272,6 +368,7 @@ main (void)
     test_reader (rgb, chw, lab);
     test_metric ();
     test_suite_class (lab);
+    test_sharding ();
     test_real_data (lab, chw);
     remove_dataset ();
     free (rgb);

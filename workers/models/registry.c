@@ -10,6 +10,7 @@
 #include "../../common/ofr_paths.h"
 #include "../../tests/testnet/testnet.h"
 #include "encoder.h"
+#include "espnet_model.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -65,9 +66,7 @@ open_dir (const char *dir, ofr_model **out, char *err, size_t errlen)
 {
     switch (dir_family (dir, err, errlen)) {
     case FAMILY_ENCODER: return ofr_encoder_open (dir, out, err, errlen);
-    case FAMILY_ESPNET:
-        return ofr_errf (err, errlen, "%s: ESPNet checkpoints do not run through "
-                         "`offramp run` yet (use espnet_camvid_eval)", dir);
+    case FAMILY_ESPNET:  return ofr_espnet_model_open (dir, out, err, errlen);
     default:             return -1;
     }
 }
