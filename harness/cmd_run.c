@@ -61,12 +61,15 @@ usage (FILE *out)
         "  --data DIRS        data search path (default: $OFFRAMP_DATA, ./data, ../shared/data)\n"
         "  --heartbeat-ms N   worker heartbeat interval (default 500)\n"
         "  --format F         report format after the run: table|csv|json|none (default table)\n"
-        "  --no-tui           plain progress lines (the default until the dashboard lands)\n"
+        "  --ctl ADDR         snapshot/control socket for dashboards (default: derived)\n"
+        "  --tui              live dashboard on this terminal (default when stdin and\n"
+        "                     stdout are terminals); logs go to DB.log meanwhile\n"
+        "  --no-tui           plain progress lines with ETA on stderr\n"
         "  -q, --quiet        no progress lines\n");
 }
 
 enum { O_WORKERS = 256, O_THREADS, O_BIND, O_PUB, O_DB, O_RESUME, O_MODEL, O_SUITE,
-       O_METHOD, O_LIMIT, O_PLUGINS, O_MODELS, O_DATA, O_HB, O_FORMAT, O_NOTUI };
+       O_METHOD, O_LIMIT, O_PLUGINS, O_MODELS, O_DATA, O_HB, O_FORMAT, O_NOTUI, O_TUI, O_CTL };
 
 static const struct option s_opts[] = {
     { "workers", required_argument, 0, O_WORKERS },
@@ -85,6 +88,8 @@ static const struct option s_opts[] = {
     { "heartbeat-ms", required_argument, 0, O_HB },
     { "format", required_argument, 0, O_FORMAT },
     { "no-tui", no_argument, 0, O_NOTUI },
+    { "tui", no_argument, 0, O_TUI },
+    { "ctl", required_argument, 0, O_CTL },
     { "quiet", no_argument, 0, 'q' },
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 }
@@ -111,6 +116,7 @@ ofr_cmd_run (int argc, char **argv)
     const char **methods = ofr_calloc ((size_t) argc + 1, sizeof (char *));
     int n_methods = 0, rc = 1;
     bool quiet = false;
+    int tui = -1;                         /* -1: if this is a terminal */
     char *plugin_path = NULL, *models_path = NULL, *data_path = NULL;
     ofr_plan *plan = NULL;
     if (!methods)
@@ -138,7 +144,9 @@ ofr_cmd_run (int argc, char **argv)
         case O_MODELS:  models_path = ofr_strdup (optarg); break;
         case O_DATA:    data_path = ofr_strdup (optarg); break;
         case O_FORMAT:  format = optarg; break;
-        case O_NOTUI:   break;
+        case O_NOTUI:   tui = 0; break;
+        case O_TUI:     tui = 1; break;
+        case O_CTL:     o.ctl = optarg; break;
         case 'q':       quiet = true; break;
         case 'h':       usage (stdout); rc = 0; goto out;
         default:        usage (stderr); rc = 2; goto out;
@@ -163,6 +171,16 @@ ofr_cmd_run (int argc, char **argv)
     o.models_path = models_path;
     o.data_path = data_path;
     o.progress = !quiet;
+    /* The dashboard draws on /dev/tty if stdout is redirected (the report
+       can go to a file), but by default only when stdout is the terminal. */
+    const char *term = getenv ("TERM");
+    bool has_term = term && *term && strcmp (term, "dumb") != 0;
+    if (tui == 1 && (!has_term || access ("/dev/tty", R_OK | W_OK) != 0)) {
+        fprintf (stderr, "offramp run: --tui needs a terminal (/dev/tty and TERM)\n");
+        rc = 2;
+        goto out;
+    }
+    o.tui = tui == 1 || (tui < 0 && has_term && isatty (0) && isatty (1) && !quiet);
 
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     if (cores < 1)

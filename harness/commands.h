@@ -15,5 +15,6 @@ int ofr_cmd_bench    (int argc, char **argv);   /* workers/engine/cmd_bench.c */
 int ofr_cmd_score    (int argc, char **argv);   /* suites/cmd_score.c     */
 int ofr_cmd_generate (int argc, char **argv);   /* workers/models/cmd_generate.c */
 int ofr_cmd_import   (int argc, char **argv);   /* workers/models/cmd_import.c */
+int ofr_cmd_tui      (int argc, char **argv);   /* tui/cmd_tui.c          */
 
 #endif

@@ -9,7 +9,13 @@
     - cells[c].done[e] is set iff (run, c, e) is in the store;
     - a task's unfinished examples are exactly those of its list not done;
     - a task is either queued (worker == 0), assigned to one live worker,
-      or finished (removed).                                               */
+      or finished (removed).
+
+    Dashboards (tui/) subscribe to the PUB socket and ask the control
+    ROUTER for a snapshot (the same documents the events carry, so a late
+    dashboard shows what an early one does) or to pause dispatch. The
+    per-cell numbers are the JSON of `offramp report`, recomputed from the
+    store at a rate bounded by its own cost.                             */
 #include "coordinator.h"
 #include "protocol.h"
 #include "../common/ofr_common.h"
@@ -20,6 +26,8 @@
 #include "../workers/runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +81,11 @@ typedef struct {
     bool             dead;
     pid_t            local_pid;     /* spawned by us, else 0                     */
     int64_t          examples_done;
+    int64_t          rate_done;     /* examples_done at the last rate update     */
+    double           rate;          /* examples/s, smoothed (dashboards)         */
 } wstate;
+
+#define N_LOGS 16                   /* log events kept for snapshots            */
 
 typedef struct {
     const ofr_coord_opts *opts;
@@ -91,10 +103,22 @@ typedef struct {
     int           n_workers;
     size_t        cap_workers;
     int64_t       next_worker_id;
-    void         *zctx, *router, *pub;
+    void         *zctx, *router, *pub, *ctl;
     char          endpoint[512];    /* where workers connect                     */
     char          pub_endpoint[512];
-    char          ipc_paths[2][512];
+    char          ctl_endpoint[512];
+    char          ipc_paths[3][512];
+    char         *name;             /* plan name                                 */
+    bool          paused;           /* a dashboard stopped dispatch              */
+    bool          finished;
+    char         *report;           /* latest report JSON (one line per cell)    */
+    bool          report_dirty;
+    double        next_report, last_rate;
+    char         *logs[N_LOGS];     /* ring of log event documents               */
+    int           n_logs;
+    pid_t         tui_pid;          /* `run --tui`: our dashboard, while alive   */
+    int           saved_stderr;     /* the terminal, while the dashboard owns it */
+    char          tui_log[600];     /* where our stderr goes meanwhile            */
     pid_t        *local;            /* spawned worker pids                       */
     int           n_local;
     bool          in_tx;
@@ -152,6 +176,12 @@ event_log (coord *c, int level, const char *fmt, ...)
         if (!b.oom) {
             zmq_send (c->pub, "log", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
             zmq_send (c->pub, b.data, b.len, ZMQ_DONTWAIT);
+            /* The ring keeps the newest N_LOGS for snapshots. */
+            char *keep = ofr_strdup (b.data);
+            if (keep) {
+                free (c->logs[c->n_logs % N_LOGS]);
+                c->logs[c->n_logs++ % N_LOGS] = keep;
+            }
         }
         ofr_buf_free (&b);
     }
@@ -344,6 +374,9 @@ worker_has_plugin (const wstate *w, const cell_state *cs)
 static void
 dispatch (coord *c)
 {
+    /* Paused: tasks already handed out finish; nothing new is sent. */
+    if (c->paused)
+        return;
     for (int wi = 0; wi < c->n_workers; wi++) {
         wstate *w = c->workers[wi];
         for (int ti = 0; ti < c->n_tasks && !w->dead && w->outstanding < w->credit; ti++) {
@@ -458,6 +491,7 @@ on_records (coord *c, wstate *w, const ofr_msg *m)
             cs->flops_full += r->flops_full;
             c->done_examples++;
             w->examples_done++;
+            c->report_dirty = true;
         }
     }
 }
@@ -549,6 +583,67 @@ on_message (coord *c, const void *ident, size_t ilen, const void *data, size_t s
     ofr_msg_clear (&m);
 }
 
+/* ---- our own dashboard (`run --tui`) -------------------------------------- */
+
+/*  The dashboard owns the terminal: until it quits, our log (and the local
+    workers', who inherit stderr) goes to DB.log instead of over its screen. */
+static int
+spawn_dashboard (coord *c)
+{
+    snprintf (c->tui_log, sizeof c->tui_log, "%.590s.log", c->opts->db_path);
+    int fd = open (c->tui_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return ofr_errf (c->err, sizeof c->err, "%s: %s", c->tui_log, strerror (errno));
+    fflush (NULL);
+    pid_t pid = fork ();
+    if (pid < 0) {
+        close (fd);
+        return ofr_errf (c->err, sizeof c->err, "fork of the dashboard: %s", strerror (errno));
+    }
+    if (pid == 0) {
+        const char *argv[] = { "offramp", "tui", "--pub", c->pub_endpoint,
+                               "--ctl", c->ctl_endpoint, NULL };
+        execv ("/proc/self/exe", (char *const *) argv);
+        fprintf (stderr, "offramp: cannot start the dashboard: %s\n", strerror (errno));
+        _exit (127);
+    }
+    c->tui_pid = pid;
+    c->saved_stderr = fcntl (2, F_DUPFD_CLOEXEC, 3);
+    if (c->saved_stderr >= 0)
+        dup2 (fd, 2);
+    close (fd);
+    ofr_log (OFR_INFO, "dashboard started (pid %d)", (int) pid);
+    return 0;
+}
+
+static void
+dashboard_closed (coord *c)
+{
+    c->tui_pid = 0;
+    if (c->saved_stderr >= 0) {
+        dup2 (c->saved_stderr, 2);
+        close (c->saved_stderr);
+        c->saved_stderr = -1;
+    }
+    if (!c->finished)
+        fprintf (stderr, "offramp: dashboard closed; run %lld goes on (log: %s)\n",
+                 (long long) c->run_id, c->tui_log);
+}
+
+/*  At the end the dashboard shows the final numbers until the user quits. */
+static void
+wait_dashboard (coord *c)
+{
+    if (c->tui_pid <= 0)
+        return;
+    ofr_log (OFR_INFO, "run finished; waiting for the dashboard to quit");
+    int status;
+    while (waitpid (c->tui_pid, &status, 0) < 0 && errno == EINTR)
+        if (s_interrupted)
+            kill (c->tui_pid, SIGTERM);
+    dashboard_closed (c);
+}
+
 /* ---- periodic work ------------------------------------------------------- */
 
 static void
@@ -571,6 +666,8 @@ check_workers (coord *c)
         for (int i = 0; i < c->n_local; i++)
             if (c->local[i] == pid)
                 c->local[i] = -1;
+        if (pid == c->tui_pid)
+            dashboard_closed (c);
     }
     for (int i = 0; i < c->n_workers; i++) {
         wstate *w = c->workers[i];
@@ -595,38 +692,221 @@ alive_workers (const coord *c)
 }
 
 static void
-publish_progress (coord *c)
+pub_send (coord *c, const char *topic, const ofr_buf *b)
+{
+    if (!c->pub || b->oom)
+        return;
+    zmq_send (c->pub, topic, strlen (topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (c->pub, b->data, b->len, ZMQ_DONTWAIT);
+}
+
+static double
+run_rate (const coord *c)
 {
     double elapsed = (ofr_now_ms () - c->started) / 1000.0;
-    double rate = elapsed > 0 ? (c->done_examples - c->start_done) / elapsed : 0;
-    if (c->pub) {
-        ofr_buf b;
-        ofr_buf_init (&b);
-        ofr_buf_printf (&b, "{\"v\":1,\"t\":\"progress\",\"run\":%lld,\"done\":%lld,"
-                        "\"total\":%lld,\"rate\":", (long long) c->run_id,
-                        (long long) c->done_examples, (long long) c->total_examples);
-        ofr_buf_json_num (&b, rate);
-        ofr_buf_printf (&b, ",\"workers\":%d,\"cells\":[", alive_workers (c));
-        for (int i = 0; i < c->n_cells; i++)
-            ofr_buf_printf (&b, "%s[%d,%d,%s]", i ? "," : "", c->cells[i].n_done,
-                            c->cells[i].total, c->cells[i].failed ? "true" : "false");
-        ofr_buf_puts (&b, "]}");
-        if (!b.oom) {
-            zmq_send (c->pub, "progress", 8, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send (c->pub, b.data, b.len, ZMQ_DONTWAIT);
-        }
-        ofr_buf_free (&b);
+    return elapsed > 0 ? (c->done_examples - c->start_done) / elapsed : 0;
+}
+
+/*  The `run` document: what changes rarely (name, paused, finished). */
+static void
+json_run (const coord *c, ofr_buf *b)
+{
+    ofr_buf_printf (b, "{\"v\":1,\"t\":\"run\",\"run\":%lld,\"name\":",
+                    (long long) c->run_id);
+    ofr_buf_json_str (b, c->name ? c->name : "");
+    ofr_buf_printf (b, ",\"paused\":%s,\"finished\":%s,\"total\":%lld,\"cells\":%d}",
+                    c->paused ? "true" : "false", c->finished ? "true" : "false",
+                    (long long) c->total_examples, c->n_cells);
+}
+
+static void
+json_worker (const coord *c, const wstate *w, double now, ofr_buf *b)
+{
+    const task *held = NULL;
+    for (int i = 0; i < c->n_tasks && !held; i++)
+        if (c->tasks[i]->worker == w->id)
+            held = c->tasks[i];
+    ofr_buf_printf (b, "{\"id\":%lld,\"name\":", (long long) w->id);
+    ofr_buf_json_str (b, w->name);
+    ofr_buf_puts (b, ",\"host\":");
+    ofr_buf_json_str (b, w->host);
+    ofr_buf_printf (b, ",\"pid\":%lld,\"state\":\"%s\",\"task\":%lld,\"cell\":%d,"
+                    "\"done\":%lld,\"hb_ms\":%.0f,\"rate\":", (long long) w->pid,
+                    w->dead ? "dead" : w->outstanding > 0 ? "busy" : "idle",
+                    held ? (long long) held->id : -1LL, held ? held->cell : -1,
+                    (long long) w->examples_done, now - w->last_seen);
+    ofr_buf_json_num (b, w->dead ? 0 : w->rate);
+    ofr_buf_puts (b, "}");
+}
+
+/*  The `progress` document: counts, rate, elapsed time, workers. */
+static void
+json_progress (const coord *c, ofr_buf *b)
+{
+    double now = ofr_now_ms ();
+    ofr_buf_printf (b, "{\"v\":1,\"t\":\"progress\",\"run\":%lld,\"done\":%lld,"
+                    "\"total\":%lld,\"rate\":", (long long) c->run_id,
+                    (long long) c->done_examples, (long long) c->total_examples);
+    ofr_buf_json_num (b, run_rate (c));
+    ofr_buf_printf (b, ",\"elapsed\":%.3f,\"paused\":%s,\"finished\":%s,\"workers\":%d,"
+                    "\"cells\":[", (now - c->started) / 1000.0,
+                    c->paused ? "true" : "false", c->finished ? "true" : "false",
+                    alive_workers (c));
+    for (int i = 0; i < c->n_cells; i++)
+        ofr_buf_printf (b, "%s[%d,%d,%s]", i ? "," : "", c->cells[i].n_done,
+                        c->cells[i].total, c->cells[i].failed ? "true" : "false");
+    ofr_buf_puts (b, "],\"worker_list\":[");
+    for (int i = 0; i < c->n_workers; i++) {
+        ofr_buf_puts (b, i ? "," : "");
+        json_worker (c, c->workers[i], now, b);
     }
-    if (c->opts->progress && ofr_now_ms () >= c->next_progress) {
+    ofr_buf_puts (b, "]}");
+}
+
+static void
+json_report (const coord *c, ofr_buf *b)
+{
+    ofr_buf_printf (b, "{\"v\":1,\"t\":\"report\",\"run\":%lld,\"report\":%s}",
+                    (long long) c->run_id, c->report ? c->report : "null");
+}
+
+/*  Everything a dashboard needs to catch up; then it follows the events. */
+static void
+json_snapshot (const coord *c, ofr_buf *b)
+{
+    ofr_buf_puts (b, "{\"v\":1,\"t\":\"snapshot\",\"run\":");
+    json_run (c, b);
+    ofr_buf_puts (b, ",\"progress\":");
+    json_progress (c, b);
+    ofr_buf_puts (b, ",\"report\":");
+    json_report (c, b);
+    ofr_buf_puts (b, ",\"logs\":[");
+    int first = c->n_logs > N_LOGS ? c->n_logs - N_LOGS : 0;
+    for (int i = first; i < c->n_logs; i++)
+        ofr_buf_printf (b, "%s%s", i > first ? "," : "", c->logs[i % N_LOGS]);
+    ofr_buf_puts (b, "]}");
+}
+
+static void
+publish_run (coord *c)
+{
+    ofr_buf b;
+    ofr_buf_init (&b);
+    json_run (c, &b);
+    pub_send (c, "run", &b);
+    ofr_buf_free (&b);
+}
+
+/*  Recompute the per-cell report from the store, the code `offramp report`
+    runs, so the dashboard's numbers are the report's. It reads every stored
+    example, so it runs at most once a second and at most ~5% of the time. */
+static void
+refresh_report (coord *c, bool force)
+{
+    double now = ofr_now_ms ();
+    if (!force && (!c->report_dirty || now < c->next_report))
+        return;
+    char *data = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&data, &len);
+    if (!f)
+        return;
+    char err[OFR_ERRLEN];
+    int rc = ofr_store_report_flags (c->store, c->run_id, OFR_REPORT_JSON, 0, f,
+                                     err, sizeof err);
+    if (fclose (f) != 0 || rc != 0) {
+        ofr_log (OFR_WARN, "report for dashboards: %s", rc ? err : "out of memory");
+        free (data);
+        c->next_report = now + 5000;
+        return;
+    }
+    while (len > 0 && data[len - 1] == '\n')
+        data[--len] = 0;
+    free (c->report);
+    c->report = data;
+    c->report_dirty = false;
+    c->next_report = ofr_now_ms () + fmax (1000, 20 * (ofr_now_ms () - now));
+    ofr_buf b;
+    ofr_buf_init (&b);
+    json_report (c, &b);
+    pub_send (c, "report", &b);
+    ofr_buf_free (&b);
+}
+
+static void
+update_worker_rates (coord *c, double now)
+{
+    double dt = (now - c->last_rate) / 1000.0;
+    if (c->last_rate > 0 && dt > 0)
+        for (int i = 0; i < c->n_workers; i++) {
+            wstate *w = c->workers[i];
+            double inst = (double) (w->examples_done - w->rate_done) / dt;
+            /* ~3 s memory at one update per 500 ms */
+            w->rate = w->rate_done == 0 && w->rate == 0 ? inst : 0.85 * w->rate + 0.15 * inst;
+            w->rate_done = w->examples_done;
+        }
+    c->last_rate = now;
+}
+
+static void
+publish_progress (coord *c)
+{
+    double rate = run_rate (c);
+    update_worker_rates (c, ofr_now_ms ());
+    ofr_buf b;
+    ofr_buf_init (&b);
+    json_progress (c, &b);
+    pub_send (c, "progress", &b);
+    ofr_buf_free (&b);
+    if (c->opts->progress && c->tui_pid <= 0 && ofr_now_ms () >= c->next_progress) {
         int64_t left = c->total_examples - c->done_examples;
         double eta = rate > 0 ? left / rate : -1;
         fprintf (stderr, "run %lld: %lld/%lld examples (%.1f%%), %.1f ex/s, ETA %s%.0fs, "
-                 "workers %d\n", (long long) c->run_id, (long long) c->done_examples,
+                 "workers %d%s\n", (long long) c->run_id, (long long) c->done_examples,
                  (long long) c->total_examples,
                  c->total_examples ? 100.0 * c->done_examples / c->total_examples : 100.0,
-                 rate, eta < 0 ? "?" : "", eta < 0 ? 0 : eta, alive_workers (c));
+                 rate, eta < 0 ? "?" : "", eta < 0 ? 0 : eta, alive_workers (c),
+                 c->paused ? " (paused)" : "");
         c->next_progress = ofr_now_ms () + 2000;
     }
+}
+
+/*  A request on the control socket: snapshot, or pause/resume; the reply is
+    always the state, so a dashboard's `p` also refreshes it. */
+static void
+on_control (coord *c, const void *ident, size_t ilen, const void *data, size_t size)
+{
+    ofr_msg m;
+    char err[OFR_ERRLEN];
+    if (ofr_msg_decode (data, size, &m, err, sizeof err) != 0) {
+        ofr_log (OFR_WARN, "control: dropped a malformed message (%zu bytes): %s", size, err);
+        return;
+    }
+    if (m.type == OFR_MSG_CONTROL && (bool) m.paused != c->paused) {
+        c->paused = m.paused;
+        event_log (c, OFR_INFO, "dispatch %s by a dashboard",
+                   c->paused ? "paused" : "resumed");
+        publish_run (c);
+    } else if (m.type != OFR_MSG_CONTROL && m.type != OFR_MSG_SNAPSHOT) {
+        ofr_log (OFR_WARN, "control: unexpected %s", ofr_msg_type_name (m.type));
+        ofr_msg_clear (&m);
+        return;
+    }
+    ofr_msg_clear (&m);
+    ofr_buf doc, frame;
+    ofr_buf_init (&doc);
+    ofr_buf_init (&frame);
+    json_snapshot (c, &doc);
+    ofr_msg st = { .type = OFR_MSG_STATE, .paused = c->paused, .json = doc.data };
+    if (!doc.oom && ofr_msg_encode (&st, &frame, err, sizeof err) == 0 && !frame.oom) {
+        zmq_send (c->ctl, ident, ilen, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send (c->ctl, frame.data, frame.len, ZMQ_DONTWAIT);
+    } else {
+        ofr_log (OFR_WARN, "control: cannot encode the state: %s",
+                 doc.oom || frame.oom ? "out of memory" : err);
+    }
+    ofr_buf_free (&doc);
+    ofr_buf_free (&frame);
 }
 
 static bool
@@ -648,34 +928,25 @@ make_endpoints (coord *c)
         const char *tmp = getenv ("TMPDIR");
         if (!tmp || !*tmp)
             tmp = "/tmp";
-        snprintf (c->ipc_paths[0], sizeof c->ipc_paths[0], "%.400s/offramp-%d.sock", tmp,
-                  (int) getpid ());
-        snprintf (c->ipc_paths[1], sizeof c->ipc_paths[1], "%.400s/offramp-%d.events", tmp,
-                  (int) getpid ());
+        const char *ext[3] = { "sock", "events", "ctl" };
+        for (int i = 0; i < 3; i++)
+            snprintf (c->ipc_paths[i], sizeof c->ipc_paths[i], "%.400s/offramp-%d.%s", tmp,
+                      (int) getpid (), ext[i]);
         snprintf (c->endpoint, sizeof c->endpoint, "ipc://%.490s", c->ipc_paths[0]);
-        snprintf (c->pub_endpoint, sizeof c->pub_endpoint, "ipc://%.490s", c->ipc_paths[1]);
-        return 0;
-    }
-    if (strlen (o->bind) >= sizeof c->endpoint)
+    } else if (strlen (o->bind) >= sizeof c->endpoint) {
         return ofr_errf (c->err, sizeof c->err, "--bind %s: too long", o->bind);
-    snprintf (c->endpoint, sizeof c->endpoint, "%s", o->bind);
-    if (o->pub) {
-        snprintf (c->pub_endpoint, sizeof c->pub_endpoint, "%s", o->pub);
-    } else if (strncmp (o->bind, "tcp://", 6) == 0) {
-        const char *colon = strrchr (o->bind, ':');
-        long port = colon ? strtol (colon + 1, NULL, 10) : 0;
-        if (!colon || colon < o->bind + 6)
-            return ofr_errf (c->err, sizeof c->err, "--bind %s: expected tcp://HOST:PORT",
-                             o->bind);
-        if (port > 0 && port < 65535)
-            snprintf (c->pub_endpoint, sizeof c->pub_endpoint, "%.*s:%ld",
-                      (int) (colon - o->bind), o->bind, port + 1);
-        else
-            snprintf (c->pub_endpoint, sizeof c->pub_endpoint, "%.*s:*",
-                      (int) (colon - o->bind), o->bind);
     } else {
-        snprintf (c->pub_endpoint, sizeof c->pub_endpoint, "%.500s.events", o->bind);
+        snprintf (c->endpoint, sizeof c->endpoint, "%s", o->bind);
     }
+    /* Dashboards derive the same addresses from the workers' one. */
+    if (ofr_endpoint_derive (c->endpoint, "events", c->pub_endpoint, sizeof c->pub_endpoint)
+        || ofr_endpoint_derive (c->endpoint, "ctl", c->ctl_endpoint, sizeof c->ctl_endpoint))
+        return ofr_errf (c->err, sizeof c->err, "--bind %s: expected tcp://HOST:PORT "
+                         "or ipc://PATH", o->bind);
+    if (o->pub)
+        snprintf (c->pub_endpoint, sizeof c->pub_endpoint, "%s", o->pub);
+    if (o->ctl)
+        snprintf (c->ctl_endpoint, sizeof c->ctl_endpoint, "%s", o->ctl);
     return 0;
 }
 
@@ -698,6 +969,9 @@ resolve_endpoints (coord *c)
     len = sizeof last;
     if (c->pub && zmq_getsockopt (c->pub, ZMQ_LAST_ENDPOINT, last, &len) == 0)
         snprintf (c->pub_endpoint, sizeof c->pub_endpoint, "%s", last);
+    len = sizeof last;
+    if (c->ctl && zmq_getsockopt (c->ctl, ZMQ_LAST_ENDPOINT, last, &len) == 0)
+        snprintf (c->ctl_endpoint, sizeof c->ctl_endpoint, "%s", last);
 }
 
 static int
@@ -708,12 +982,14 @@ open_sockets (coord *c)
     c->zctx = zmq_ctx_new ();
     c->router = c->zctx ? zmq_socket (c->zctx, ZMQ_ROUTER) : NULL;
     c->pub = c->zctx ? zmq_socket (c->zctx, ZMQ_PUB) : NULL;
-    if (!c->router || !c->pub)
+    c->ctl = c->zctx ? zmq_socket (c->zctx, ZMQ_ROUTER) : NULL;
+    if (!c->router || !c->pub || !c->ctl)
         return ofr_errf (c->err, sizeof c->err, "cannot create ZeroMQ sockets: %s",
                          zmq_strerror (errno));
     int linger = 500, mandatory = 0;
     zmq_setsockopt (c->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (c->pub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (c->ctl, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (c->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
     if (zmq_bind (c->router, c->endpoint) != 0)
         return ofr_errf (c->err, sizeof c->err, "cannot bind %s: %s", c->endpoint,
@@ -721,9 +997,13 @@ open_sockets (coord *c)
     if (zmq_bind (c->pub, c->pub_endpoint) != 0)
         return ofr_errf (c->err, sizeof c->err, "cannot bind the events socket %s: %s",
                          c->pub_endpoint, zmq_strerror (errno));
+    if (zmq_bind (c->ctl, c->ctl_endpoint) != 0)
+        return ofr_errf (c->err, sizeof c->err, "cannot bind the control socket %s: %s",
+                         c->ctl_endpoint, zmq_strerror (errno));
     resolve_endpoints (c);
-    ofr_log (OFR_INFO, "workers connect to %s; dashboards to %s", c->endpoint,
-             c->pub_endpoint);
+    ofr_log (OFR_INFO, "workers connect to %s; dashboards to %s and %s "
+             "(offramp tui --connect %s)", c->endpoint, c->pub_endpoint, c->ctl_endpoint,
+             c->endpoint);
     return 0;
 }
 
@@ -896,15 +1176,61 @@ coord_free (coord *c)
         zmq_close (c->router);
     if (c->pub)
         zmq_close (c->pub);
+    if (c->ctl)
+        zmq_close (c->ctl);
     if (c->zctx)
         zmq_ctx_term (c->zctx);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (c->ipc_paths[i][0])
             unlink (c->ipc_paths[i]);
+    free (c->name);
+    free (c->report);
+    for (int i = 0; i < N_LOGS; i++)
+        free (c->logs[i]);
     ofr_store_destroy (&c->store);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
+
+typedef void (on_frame_fn) (coord *c, const void *ident, size_t ilen,
+                            const void *data, size_t size);
+
+/*  Read up to a burst of [identity, body] messages from a ROUTER socket. */
+static void
+recv_burst (coord *c, void *sock, on_frame_fn *fn)
+{
+    for (int burst = 0; burst < 256; burst++) {
+        zmq_msg_t id, body;
+        zmq_msg_init (&id);
+        if (zmq_msg_recv (&id, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&id);
+            break;
+        }
+        zmq_msg_init (&body);
+        bool more = zmq_msg_more (&id);
+        if (more && zmq_msg_recv (&body, sock, ZMQ_DONTWAIT) >= 0) {
+            /* Anything after the body is not ours: drain and drop. */
+            bool extra = zmq_msg_more (&body);
+            if (!extra)
+                fn (c, zmq_msg_data (&id), zmq_msg_size (&id),
+                    zmq_msg_data (&body), zmq_msg_size (&body));
+            else
+                ofr_log (OFR_WARN, "dropped a multi-frame message");
+            while (extra) {
+                zmq_msg_t x;
+                zmq_msg_init (&x);
+                if (zmq_msg_recv (&x, sock, ZMQ_DONTWAIT) < 0) {
+                    zmq_msg_close (&x);
+                    break;
+                }
+                extra = zmq_msg_more (&x);
+                zmq_msg_close (&x);
+            }
+        }
+        zmq_msg_close (&body);
+        zmq_msg_close (&id);
+    }
+}
 
 static int
 coord_loop (coord *c)
@@ -912,6 +1238,7 @@ coord_loop (coord *c)
     double next_check = 0;
     c->started = ofr_now_ms ();
     c->start_done = c->done_examples;
+    publish_run (c);
     while (!run_complete (c)) {
         if (s_interrupted) {
             event_log (c, OFR_WARN, "interrupted: %lld of %lld examples done; "
@@ -933,46 +1260,19 @@ coord_loop (coord *c)
         /* before_sleep: what the handlers wrote is committed before we wait. */
         if (tx_commit (c) != 0)
             return -1;
-        zmq_pollitem_t items[1] = { { .socket = c->router, .events = ZMQ_POLLIN } };
-        int rc = zmq_poll (items, 1, 100);
+        refresh_report (c, false);
+        zmq_pollitem_t items[2] = { { .socket = c->router, .events = ZMQ_POLLIN },
+                                    { .socket = c->ctl, .events = ZMQ_POLLIN } };
+        int rc = zmq_poll (items, 2, 100);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
             return ofr_errf (c->err, sizeof c->err, "zmq_poll: %s", zmq_strerror (errno));
         }
-        if (!(items[0].revents & ZMQ_POLLIN))
-            continue;
-        for (int burst = 0; burst < 256; burst++) {
-            zmq_msg_t id, body;
-            zmq_msg_init (&id);
-            if (zmq_msg_recv (&id, c->router, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (&id);
-                break;
-            }
-            zmq_msg_init (&body);
-            bool more = zmq_msg_more (&id);
-            if (more && zmq_msg_recv (&body, c->router, ZMQ_DONTWAIT) >= 0) {
-                /* Anything after the body is not ours: drain and drop. */
-                bool extra = zmq_msg_more (&body);
-                if (!extra)
-                    on_message (c, zmq_msg_data (&id), zmq_msg_size (&id),
-                                zmq_msg_data (&body), zmq_msg_size (&body));
-                else
-                    ofr_log (OFR_WARN, "dropped a multi-frame message");
-                while (extra) {
-                    zmq_msg_t x;
-                    zmq_msg_init (&x);
-                    if (zmq_msg_recv (&x, c->router, ZMQ_DONTWAIT) < 0) {
-                        zmq_msg_close (&x);
-                        break;
-                    }
-                    extra = zmq_msg_more (&x);
-                    zmq_msg_close (&x);
-                }
-            }
-            zmq_msg_close (&body);
-            zmq_msg_close (&id);
-        }
+        if (items[0].revents & ZMQ_POLLIN)
+            recv_burst (c, c->router, on_message);
+        if (items[1].revents & ZMQ_POLLIN)
+            recv_burst (c, c->ctl, on_control);
     }
     publish_progress (c);
     return tx_commit (c);
@@ -992,7 +1292,8 @@ coord_execute (coord *c, char *err, size_t errlen)
         c->done_examples += c->cells[i].n_done;
     }
     int rc = -1;
-    if (tasks_create (c) != 0 || open_sockets (c) != 0 || spawn_local_workers (c) != 0)
+    if (tasks_create (c) != 0 || open_sockets (c) != 0
+        || (c->opts->tui && spawn_dashboard (c) != 0) || spawn_local_workers (c) != 0)
         goto out;
     ofr_log (OFR_INFO, "run %lld: %d cells, %lld examples (%lld already done), %d tasks",
              (long long) c->run_id, c->n_cells, (long long) c->total_examples,
@@ -1020,6 +1321,12 @@ coord_execute (coord *c, char *err, size_t errlen)
                       "`offramp run --resume %lld`", (long long) c->run_id,
                       (long long) c->run_id);
     }
+    /* The last documents carry the final statuses: what `offramp report` says. */
+    c->finished = true;
+    refresh_report (c, true);
+    publish_run (c);
+    publish_progress (c);
+    wait_dashboard (c);
 out:
     if (rc != 0)
         ofr_errf (err, errlen, "%s", c->err);
@@ -1031,6 +1338,7 @@ coord_init (coord *c, const ofr_coord_opts *opts, char *err, size_t errlen)
 {
     memset (c, 0, sizeof *c);
     c->opts = opts;
+    c->saved_stderr = -1;
     if (ofr_store_open (opts->db_path, &c->store, err, errlen) != 0)
         return -1;
     return 0;
@@ -1103,6 +1411,7 @@ ofr_coord_run_plan (const ofr_coord_opts *opts, const ofr_plan *plan,
         goto out;
     if (run_id)
         *run_id = c.run_id;
+    c.name = ofr_strdup (ofr_plan_name (plan));
     fprintf (stderr, "offramp: run %lld (%s) -> %s\n", (long long) c.run_id,
              ofr_plan_name (plan), opts->db_path);
     rc = coord_execute (&c, err, errlen);
@@ -1135,6 +1444,7 @@ ofr_coord_resume (const ofr_coord_opts *opts, int64_t run_id, char *err, size_t 
                             err, errlen) != 0)
         goto out;
     c.run_id = run_id;
+    c.name = name, name = NULL;
     c.shard_size = 64;
     c.cells = ofr_calloc ((size_t) (c.n_cells > 0 ? c.n_cells : 1), sizeof (cell_state));
     if (!c.cells) {
@@ -1163,7 +1473,7 @@ ofr_coord_resume (const ofr_coord_opts *opts, int64_t run_id, char *err, size_t 
             goto out;
     }
     fprintf (stderr, "offramp: resuming run %lld (%s) from %s\n", (long long) run_id,
-             name ? name : "?", opts->db_path);
+             c.name ? c.name : "?", opts->db_path);
     rc = coord_execute (&c, err, errlen);
 out:
     if (cells) {

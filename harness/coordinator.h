@@ -18,6 +18,8 @@
 typedef struct {
     const char *bind;           /* ROUTER endpoint; NULL = private ipc://      */
     const char *pub;            /* PUB endpoint; NULL = derived from bind      */
+    const char *ctl;            /* dashboards' snapshot/control ROUTER; NULL =
+                                   derived (ofr_endpoint_derive)                */
     const char *db_path;        /* results file                                 */
     int         local_workers;  /* worker processes to spawn (0 = none)         */
     int         worker_threads; /* BLAS threads per local worker                */
@@ -28,6 +30,7 @@ typedef struct {
     int         dead_ms;        /* silence before a worker is dead (10 x hb)    */
     int         max_attempts;   /* failed attempts before a cell fails (2)      */
     bool        progress;       /* progress lines on stderr                     */
+    bool        tui;            /* start `offramp tui` on this terminal          */
 } ofr_coord_opts;
 
 /* Fill defaults. */

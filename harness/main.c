@@ -19,6 +19,7 @@ static const command s_commands[] = {
     { "run",      ofr_cmd_run,      "run an evaluation plan (coordinator + local or remote workers)" },
     { "worker",   ofr_cmd_worker,   "serve a coordinator: take tasks, run models and plugins" },
     { "report",   ofr_cmd_report,   "print the results of a run (table, csv, json)" },
+    { "tui",      ofr_cmd_tui,      "live dashboard of a running coordinator (--connect ADDR)" },
     { "plugins",  ofr_cmd_plugins,  "list method plugins with their parameters" },
     { "suites",   ofr_cmd_suites,   "list evaluation suites and where their data was found" },
     { "models",   ofr_cmd_models,   "list models and where they were found" },

@@ -5,6 +5,7 @@
 
       "v"  uint, must equal OFR_PROTOCOL_VERSION (1)
       "t"  str: hello | welcome | task | records | done | fail | heartbeat | bye
+                | snapshot | control | state                          (v1.1)
 
     Keys per type (all required; unknown extra keys are ignored):
       hello      "name" str, "host" str, "pid" int >= 0, "cores" int >= 0,
@@ -34,6 +35,10 @@
       fail       "task_id" int >= 0, "reason" str
       heartbeat  "state" str, "task_id" int >= -1 (-1 = no task)
       bye        "reason" str, "rejoin" bool
+      snapshot   (no keys)
+      control    "paused" bool
+      state      "paused" bool, "json" str (<= OFR_MAX_TEXT bytes, the only
+                 string allowed past OFR_MAX_STRING)
 
     Int fields accept msgpack positive and negative ints whose value is in
     range (and fits the C field); float64 fields accept any int or float.
@@ -71,7 +76,7 @@ typedef int (s_dec_fn) (const msgpack_object *o, void *base, const char *path,
 typedef int (s_enc_fn) (msgpack_packer *pk, const void *base, const char *path,
                         char *err, size_t errlen);
 
-typedef enum { K_STR, K_STR_NIL, K_INT, K_I64, K_U64, K_BOOL, K_F64, K_SUB } s_kind;
+typedef enum { K_STR, K_STR_NIL, K_TEXT, K_INT, K_I64, K_U64, K_BOOL, K_F64, K_SUB } s_kind;
 
 typedef struct {
     const char *key;
@@ -84,6 +89,7 @@ typedef struct {
 
 #define F_STR(k, T, m)         { k, K_STR,     offsetof (T, m), 0, 0, NULL, NULL }
 #define F_STR_NIL(k, T, m)     { k, K_STR_NIL, offsetof (T, m), 0, 0, NULL, NULL }
+#define F_TEXT(k, T, m)        { k, K_TEXT,    offsetof (T, m), 0, 0, NULL, NULL }
 #define F_INT(k, T, m, lo, hi) { k, K_INT,     offsetof (T, m), lo, hi, NULL, NULL }
 #define F_I64(k, T, m, lo, hi) { k, K_I64,     offsetof (T, m), lo, hi, NULL, NULL }
 #define F_U64(k, T, m)         { k, K_U64,     offsetof (T, m), 0, 0, NULL, NULL }
@@ -177,6 +183,15 @@ static const s_field s_bye_fields[] = {
     F_BOOL ("rejoin", ofr_msg, rejoin),
 };
 
+static const s_field s_control_fields[] = {
+    F_BOOL ("paused", ofr_msg, paused),
+};
+
+static const s_field s_state_fields[] = {
+    F_BOOL ("paused", ofr_msg, paused),
+    F_TEXT ("json", ofr_msg, json),
+};
+
 typedef struct {
     const char    *name;
     const s_field *fields;
@@ -194,6 +209,9 @@ static const s_schema s_schemas[] = {
     [OFR_MSG_FAIL]      = S_SCHEMA ("fail", s_fail_fields),
     [OFR_MSG_HEARTBEAT] = S_SCHEMA ("heartbeat", s_heartbeat_fields),
     [OFR_MSG_BYE]       = S_SCHEMA ("bye", s_bye_fields),
+    [OFR_MSG_SNAPSHOT]  = { "snapshot", NULL, 0 },
+    [OFR_MSG_CONTROL]   = S_SCHEMA ("control", s_control_fields),
+    [OFR_MSG_STATE]     = S_SCHEMA ("state", s_state_fields),
 };
 
 static const s_schema *
@@ -251,6 +269,7 @@ ofr_msg_clear (ofr_msg *msg)
     free (msg->records);
     free (msg->reason);
     free (msg->state);
+    free (msg->json);
     memset (msg, 0, sizeof *msg);
 }
 
@@ -552,16 +571,16 @@ s_number (const msgpack_object *o)
 }
 
 static int
-s_dec_str (const msgpack_object *o, const char *path, char **out,
+s_dec_str (const msgpack_object *o, const char *path, char **out, uint32_t max,
            char *err, size_t errlen)
 {
     if (o->type != MSGPACK_OBJECT_STR)
         return ofr_errf (err, errlen, "%s: expected str, got %s", path,
                          s_type_name (o));
     uint32_t n = o->via.str.size;
-    if (n > OFR_MAX_STRING)
-        return ofr_errf (err, errlen, "%s: string of %u bytes, limit is %d",
-                         path, n, OFR_MAX_STRING);
+    if (n > max)
+        return ofr_errf (err, errlen, "%s: string of %u bytes, limit is %u",
+                         path, n, max);
     if (n && memchr (o->via.str.ptr, 0, n))
         return ofr_errf (err, errlen, "%s: string contains a NUL byte", path);
     char *s = malloc ((size_t) n + 1);
@@ -602,7 +621,11 @@ s_dec_value (const msgpack_object *o, const s_field *f, void *base,
                                  path, s_type_name (o));
             /* fall through */
         case K_STR:
-            return s_dec_str (o, path, (char **) (void *) at, err, errlen);
+            return s_dec_str (o, path, (char **) (void *) at, OFR_MAX_STRING,
+                              err, errlen);
+        case K_TEXT:
+            return s_dec_str (o, path, (char **) (void *) at, OFR_MAX_TEXT,
+                              err, errlen);
         case K_INT:
             if (s_dec_int64 (o, path, f->lo, f->hi, &i, err, errlen))
                 return -1;
@@ -741,8 +764,9 @@ s_dec_params (const msgpack_object *o, void *base, const char *path,
         if (pair->type != MSGPACK_OBJECT_ARRAY || pair->via.array.size != 2)
             return ofr_errf (err, errlen, "%s: expected [key, value] array of "
                              "2 strings", sub);
-        if (s_dec_str (&pair->via.array.ptr[0], sub, &cell->params[i].key, err, errlen)
-            || s_dec_str (&pair->via.array.ptr[1], sub, &cell->params[i].value,
+        if (s_dec_str (&pair->via.array.ptr[0], sub, &cell->params[i].key,
+                       OFR_MAX_STRING, err, errlen)
+            || s_dec_str (&pair->via.array.ptr[1], sub, &cell->params[i].value, OFR_MAX_STRING,
                           err, errlen))
             return -1;
     }
@@ -967,16 +991,23 @@ s_pack_str (msgpack_packer *pk, const char *s, size_t n)
 }
 
 static int
-s_enc_str (msgpack_packer *pk, const char *s, const char *path,
-           char *err, size_t errlen)
+s_enc_str_max (msgpack_packer *pk, const char *s, size_t max, const char *path,
+               char *err, size_t errlen)
 {
     if (!s)
         return ofr_errf (err, errlen, "%s: NULL string", path);
     size_t n = strlen (s);
-    if (n > OFR_MAX_STRING)
-        return ofr_errf (err, errlen, "%s: string of %zu bytes, limit is %d",
-                         path, n, OFR_MAX_STRING);
+    if (n > max)
+        return ofr_errf (err, errlen, "%s: string of %zu bytes, limit is %zu",
+                         path, n, max);
     return s_pack_str (pk, s, n) ? s_oom (path, err, errlen) : 0;
+}
+
+static int
+s_enc_str (msgpack_packer *pk, const char *s, const char *path,
+           char *err, size_t errlen)
+{
+    return s_enc_str_max (pk, s, OFR_MAX_STRING, path, err, errlen);
 }
 
 static int
@@ -999,6 +1030,9 @@ s_enc_value (msgpack_packer *pk, const s_field *f, const void *base,
         case K_STR:
             memcpy (&s, at, sizeof s);
             return s_enc_str (pk, s, path, err, errlen);
+        case K_TEXT:
+            memcpy (&s, at, sizeof s);
+            return s_enc_str_max (pk, s, OFR_MAX_TEXT, path, err, errlen);
         case K_INT:
             memcpy (&iv, at, sizeof iv);
             if (s_check_range (path, iv, f->lo, f->hi, err, errlen))
@@ -1226,4 +1260,31 @@ ofr_msg_encode (const ofr_msg *msg, ofr_buf *out, char *err, size_t errlen)
     }
     msgpack_sbuffer_destroy (&sb);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/*  Endpoints                                                          */
+
+int
+ofr_endpoint_derive (const char *base, const char *kind, char *out, size_t outlen)
+{
+    int offset = strcmp (kind, "ctl") == 0 ? 2 : 1;
+    size_t n = strlen (base);
+    int w;
+    if (strncmp (base, "tcp://", 6) == 0) {
+        const char *colon = strrchr (base, ':');
+        if (!colon || colon < base + 6)
+            return -1;
+        char *end;
+        long port = strtol (colon + 1, &end, 10);
+        if (*end || port <= 0 || port + offset > 65535)   /* wildcard: any port */
+            w = snprintf (out, outlen, "%.*s:*", (int) (colon - base), base);
+        else
+            w = snprintf (out, outlen, "%.*s:%ld", (int) (colon - base), base, port + offset);
+    } else if (n > 5 && strcmp (base + n - 5, ".sock") == 0) {
+        w = snprintf (out, outlen, "%.*s.%s", (int) (n - 5), base, kind);
+    } else {
+        w = snprintf (out, outlen, "%s.%s", base, kind);
+    }
+    return w < 0 || (size_t) w >= outlen ? -1 : 0;
 }

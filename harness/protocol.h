@@ -17,6 +17,11 @@
       fail       W->C  task_id, reason
       heartbeat  both  state (worker: "idle"/"busy"), task_id (-1 if none)
       bye        both  reason; from C with rejoin=true: "say hello again"
+    Dashboard <-> coordinator (v1.1; DEALER to the coordinator's control
+    ROUTER, one request = one reply):
+      snapshot   D->C  (no fields): "send me everything"
+      control    D->C  paused: stop (true) or resume (false) dispatching tasks
+      state      C->D  paused, json: the snapshot document (docs/ARCHITECTURE.md)
     Dashboard events (PUB, first frame = type as topic, second = message):
       run, cell, worker, progress, histogram, log  (payload: `event` map,
       passed through as raw msgpack; see docs/ARCHITECTURE.md)
@@ -31,6 +36,10 @@
 #include <stdint.h>
 
 #define OFR_PROTOCOL_VERSION 1
+/* Minor revisions only add message types or keys; "v" stays 1 on the wire.
+   1.1: snapshot, control, state (dashboards). A 1.0 coordinator drops them
+   as unknown types, so a new dashboard sees no answer, never a crash. */
+#define OFR_PROTOCOL_MINOR   1
 
 /* Bounds enforced by the decoder (a peer cannot make us allocate more). */
 #define OFR_MAX_STRING     65536     /* bytes in any string                */
@@ -42,6 +51,7 @@
 #define OFR_MAX_PARAMS     64
 #define OFR_MAX_CREDIT     64        /* hello.credit is 1..OFR_MAX_CREDIT    */
 #define OFR_MAX_BATCH_SIZE 4096      /* task.cell.batch_size is 1..this      */
+#define OFR_MAX_TEXT       (16 << 20) /* state.json (a whole run's summary)  */
 
 typedef enum {
     OFR_MSG_INVALID = 0,
@@ -52,7 +62,10 @@ typedef enum {
     OFR_MSG_DONE,
     OFR_MSG_FAIL,
     OFR_MSG_HEARTBEAT,
-    OFR_MSG_BYE
+    OFR_MSG_BYE,
+    OFR_MSG_SNAPSHOT,
+    OFR_MSG_CONTROL,
+    OFR_MSG_STATE
 } ofr_msg_type;
 
 /* A plugin as announced by a worker. */
@@ -93,6 +106,10 @@ typedef struct {
     char            *reason;       /* fail, bye                           */
     char            *state;        /* heartbeat                           */
     int              rejoin;       /* bye from coordinator                */
+
+    /* control, state */
+    int              paused;       /* dispatch stopped                    */
+    char            *json;         /* state: snapshot document (JSON)     */
 } ofr_msg;
 
 /* Type <-> name ("hello", ...). Name is static; type INVALID if unknown. */
@@ -114,5 +131,12 @@ void ofr_msg_clear (ofr_msg *msg);
 /* Type of a frame without decoding the rest (for routing and logging).
    Returns 0 and sets *type if the frame is a map with a known "t", else -1. */
 int  ofr_msg_peek_type (const void *data, size_t size, ofr_msg_type *type);
+
+/* Where a dashboard finds the events (kind "events") and control (kind
+   "ctl") sockets of a coordinator whose workers connect to `base`:
+   tcp://H:P -> tcp://H:P+1 / P+2; ipc://X.sock -> ipc://X.events / X.ctl;
+   any other ipc://X -> X.events / X.ctl. Returns 0 or -1 (out too small,
+   bad tcp address). The coordinator binds what this returns. */
+int  ofr_endpoint_derive (const char *base, const char *kind, char *out, size_t outlen);
 
 #endif

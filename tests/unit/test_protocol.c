@@ -175,9 +175,15 @@ make_simple (ofr_msg *m, ofr_msg_type type, int variant)
         m->reason = S (variant ? "coordinator restarted" : "shutdown");
         m->rejoin = variant;
     }
+    if (type == OFR_MSG_CONTROL)
+        m->paused = variant;
+    if (type == OFR_MSG_STATE) {
+        m->paused = variant;
+        m->json = S (variant ? "{\"v\":1,\"t\":\"snapshot\",\"logs\":[\"±\"]}" : "");
+    }
 }
 
-#define N_CORPUS 15
+#define N_CORPUS 20
 
 /* The corpus used by round trips (big) and the fuzz loop (small). */
 static void
@@ -199,6 +205,11 @@ make_corpus (ofr_msg *m, int big)
     make_simple (&m[k++], OFR_MSG_HEARTBEAT, 1);
     make_simple (&m[k++], OFR_MSG_BYE, 0);
     make_simple (&m[k++], OFR_MSG_BYE, 1);
+    make_simple (&m[k++], OFR_MSG_SNAPSHOT, 0);
+    make_simple (&m[k++], OFR_MSG_CONTROL, 0);
+    make_simple (&m[k++], OFR_MSG_CONTROL, 1);
+    make_simple (&m[k++], OFR_MSG_STATE, 0);
+    make_simple (&m[k++], OFR_MSG_STATE, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -293,6 +304,7 @@ msg_eq (const ofr_msg *a, const ofr_msg *b)
             return 0;
     EQ (str_eq (a->reason, b->reason) && str_eq (a->state, b->state)
         && a->rejoin == b->rejoin, "reason/state/rejoin");
+    EQ (a->paused == b->paused && str_eq (a->json, b->json), "paused/json");
     return 1;
 }
 
@@ -575,6 +587,8 @@ expect_ok (tree *t, ofr_msg *out, const char *label)
 }
 
 typedef void (make_fn) (ofr_msg *m);
+static void mk_control (ofr_msg *m) { make_simple (m, OFR_MSG_CONTROL, 1); }
+static void mk_state (ofr_msg *m)   { make_simple (m, OFR_MSG_STATE, 1); }
 static void mk_hello (ofr_msg *m)   { make_hello (m, 2); }
 static void mk_task (ofr_msg *m)    { make_task (m, 8, 2); }
 static void mk_records (ofr_msg *m) { make_records (m, 5, 6); }
@@ -838,6 +852,47 @@ test_duplicates (void)
     add_key (&t, at (get (t.root, "plugins"), 1), str_obj (""), &v);
     add_key (&t, at (get (t.root, "plugins"), 1), str_obj (""), &v);
     expect_err (&t, "hello.plugins[1].: duplicated key", "dup empty unknown key");
+}
+
+/*  v1.1 dashboard messages: state.json is the one string allowed past
+    OFR_MAX_STRING (a whole run's report), and still bounded. */
+static void
+test_dashboard (void)
+{
+    tree t;
+    ofr_msg m;
+    open_new (&t, mk_control);
+    set_str (get (t.root, "paused"), "yes", 3);
+    expect_err (&t, "control.paused: expected bool, got str", "control.paused type");
+    size_t n = (size_t) OFR_MAX_STRING * 4;
+    char *big = A (n, 1);
+    memset (big, '[', n);
+    open_new (&t, mk_state);
+    set_str (get (t.root, "json"), big, (uint32_t) n);
+    expect_ok (&t, &m, "state.json past OFR_MAX_STRING");
+    CHECK (m.json && strlen (m.json) == n && m.paused == 1, "long state.json");
+    ofr_msg_clear (&m);
+    ofr_msg enc = { .type = OFR_MSG_STATE, .json = big };
+    big[n - 1] = 0;
+    ofr_buf b;
+    ofr_buf_init (&b);
+    char err[OFR_ERRLEN];
+    CHECK (ofr_msg_encode (&enc, &b, err, sizeof err) == 0, "encode long state: %s", err);
+    ofr_buf_free (&b);
+    free (big);
+    char ep[128];
+    CHECK (ofr_endpoint_derive ("tcp://127.0.0.1:5555", "events", ep, sizeof ep) == 0
+           && strcmp (ep, "tcp://127.0.0.1:5556") == 0, "derive tcp events: %s", ep);
+    CHECK (ofr_endpoint_derive ("tcp://127.0.0.1:5555", "ctl", ep, sizeof ep) == 0
+           && strcmp (ep, "tcp://127.0.0.1:5557") == 0, "derive tcp ctl: %s", ep);
+    CHECK (ofr_endpoint_derive ("tcp://*:*", "ctl", ep, sizeof ep) == 0
+           && strcmp (ep, "tcp://*:*") == 0, "derive wildcard: %s", ep);
+    CHECK (ofr_endpoint_derive ("ipc:///tmp/x.sock", "ctl", ep, sizeof ep) == 0
+           && strcmp (ep, "ipc:///tmp/x.ctl") == 0, "derive ipc .sock: %s", ep);
+    CHECK (ofr_endpoint_derive ("ipc:///tmp/x", "events", ep, sizeof ep) == 0
+           && strcmp (ep, "ipc:///tmp/x.events") == 0, "derive ipc: %s", ep);
+    CHECK (ofr_endpoint_derive ("tcp://nocolon", "ctl", ep, sizeof ep) == -1, "derive bad tcp");
+    CHECK (ofr_endpoint_derive ("ipc:///tmp/x", "events", ep, 8) == -1, "derive too long");
 }
 
 static void
@@ -1174,6 +1229,7 @@ main (void)
     test_duplicates ();
     test_strings_and_abi ();
     test_raw_frames ();
+    test_dashboard ();
     test_fuzz ();
     bench ();
     if (s_failures) {
