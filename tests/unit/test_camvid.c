@@ -22,17 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int s_failures;
-
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf (stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf (stderr, __VA_ARGS__);                                      \
-            fprintf (stderr, "\n");                                             \
-            s_failures++;                                                       \
-        }                                                                       \
-    } while (0)
+#include "tests/unit/check.h"
 
 #define W OFR_CAMVID_WIDTH
 #define H OFR_CAMVID_HEIGHT

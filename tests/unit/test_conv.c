@@ -11,17 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_failures;
-
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf (stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf (stderr, __VA_ARGS__);                                      \
-            fprintf (stderr, "\n");                                             \
-            s_failures++;                                                       \
-        }                                                                       \
-    } while (0)
+#include "tests/unit/check.h"
 
 static ofr_rng s_rng;
 

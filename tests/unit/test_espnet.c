@@ -31,17 +31,7 @@
 #define TOL     1e-4
 #define TOL_REL 1e-5
 
-static int s_failures;
-
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf (stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf (stderr, __VA_ARGS__);                                      \
-            fprintf (stderr, "\n");                                             \
-            s_failures++;                                                       \
-        }                                                                       \
-    } while (0)
+#include "tests/unit/check.h"
 
 typedef struct {
     const char *src;                  /* $OFR_SOURCE_DIR */

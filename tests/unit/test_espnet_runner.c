@@ -33,17 +33,7 @@
 #define SKIP_BLOCK 3     /* level2.1 */
 #define EXIT_BLOCK 14    /* decoder.l2 */
 
-static int s_failures;
-
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf (stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf (stderr, __VA_ARGS__);                                      \
-            fprintf (stderr, "\n");                                             \
-            s_failures++;                                                       \
-        }                                                                       \
-    } while (0)
+#include "tests/unit/check.h"
 
 /* ------------------------------------------------------------ the methods */
 

@@ -15,17 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int s_failures;
-
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf (stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf (stderr, __VA_ARGS__);                                      \
-            fprintf (stderr, "\n");                                             \
-            s_failures++;                                                       \
-        }                                                                       \
-    } while (0)
+#include "tests/unit/check.h"
 
 static char s_dir[4096];
 static char s_path[4200];
