@@ -3,7 +3,7 @@ add_executable(fuzz_client tests/integration/fuzz_client.c)
 set_target_properties(fuzz_client PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${OFR_TEST_DIR})
 target_link_libraries(fuzz_client PRIVATE ofr_protocol ofr_common PkgConfig::ZMQ)
 
-foreach(t tcp_workers worker_kill coord_resume plugin_crash bad_abi fuzz_coord)
+foreach(t tcp_workers worker_kill coord_resume plugin_crash bad_abi fuzz_coord plans)
   add_test(NAME it_${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/test_${t}.sh)
   set_tests_properties(it_${t} PROPERTIES TIMEOUT 180 LABELS integration
     ENVIRONMENT "OFR_SOURCE_DIR=${CMAKE_SOURCE_DIR};OFR_BUILD_DIR=${CMAKE_BINARY_DIR};OFFRAMP=${CMAKE_BINARY_DIR}/offramp")
