@@ -59,6 +59,8 @@ usage (FILE *out)
         "  --plugins DIRS     plugin search path (default: $OFFRAMP_PLUGINS or next to the binary)\n"
         "  --models DIRS      model search path (default: $OFFRAMP_MODELS, ./models, ../shared/models)\n"
         "  --data DIRS        data search path (default: $OFFRAMP_DATA, ./data, ../shared/data)\n"
+        "  --artifacts DIRS   fitted artifacts (offramp fit) for local workers\n"
+        "                     (default: $OFFRAMP_ARTIFACTS, else ./artifacts)\n"
         "  --heartbeat-ms N   worker heartbeat interval (default 500)\n"
         "  --format F         report format after the run: table|csv|json|none (default table)\n"
         "  --ctl ADDR         snapshot/control socket for dashboards (default: derived)\n"
@@ -69,7 +71,8 @@ usage (FILE *out)
 }
 
 enum { O_WORKERS = 256, O_THREADS, O_BIND, O_PUB, O_DB, O_RESUME, O_MODEL, O_SUITE,
-       O_METHOD, O_LIMIT, O_PLUGINS, O_MODELS, O_DATA, O_HB, O_FORMAT, O_NOTUI, O_TUI, O_CTL };
+       O_METHOD, O_LIMIT, O_PLUGINS, O_MODELS, O_DATA, O_HB, O_FORMAT, O_NOTUI, O_TUI, O_CTL,
+       O_ARTIFACTS };
 
 static const struct option s_opts[] = {
     { "workers", required_argument, 0, O_WORKERS },
@@ -90,6 +93,7 @@ static const struct option s_opts[] = {
     { "no-tui", no_argument, 0, O_NOTUI },
     { "tui", no_argument, 0, O_TUI },
     { "ctl", required_argument, 0, O_CTL },
+    { "artifacts", required_argument, 0, O_ARTIFACTS },
     { "quiet", no_argument, 0, 'q' },
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 }
@@ -147,6 +151,7 @@ ofr_cmd_run (int argc, char **argv)
         case O_NOTUI:   tui = 0; break;
         case O_TUI:     tui = 1; break;
         case O_CTL:     o.ctl = optarg; break;
+        case O_ARTIFACTS: o.artifacts_path = optarg; break;
         case 'q':       quiet = true; break;
         case 'h':       usage (stdout); rc = 0; goto out;
         default:        usage (stderr); rc = 2; goto out;

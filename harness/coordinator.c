@@ -1045,6 +1045,7 @@ spawn_local_workers (coord *c)
             if (o->plugin_path) { argv[a++] = "--plugins"; argv[a++] = o->plugin_path; }
             if (o->models_path) { argv[a++] = "--models"; argv[a++] = o->models_path; }
             if (o->data_path)   { argv[a++] = "--data"; argv[a++] = o->data_path; }
+            if (o->artifacts_path) { argv[a++] = "--artifacts"; argv[a++] = o->artifacts_path; }
             argv[a] = NULL;
             execv ("/proc/self/exe", (char *const *) argv);
             fprintf (stderr, "offramp: cannot start a local worker: %s\n", strerror (errno));

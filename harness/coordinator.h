@@ -26,6 +26,7 @@ typedef struct {
     const char *plugin_path;
     const char *models_path;
     const char *data_path;
+    const char *artifacts_path; /* handed to local workers (--artifacts)       */
     int         heartbeat_ms;   /* default 500                                   */
     int         dead_ms;        /* silence before a worker is dead (10 x hb)    */
     int         max_attempts;   /* failed attempts before a cell fails (2)      */

@@ -24,6 +24,7 @@ static const command s_commands[] = {
     { "suites",   ofr_cmd_suites,   "list evaluation suites and where their data was found" },
     { "models",   ofr_cmd_models,   "list models and where they were found" },
     { "score",    ofr_cmd_score,    "score hypothesis files with sacreBLEU-exact BLEU and chrF" },
+    { "fit",      ofr_cmd_fit,      "fit exit heads / thresholds of a method on a train split (frozen model)" },
     { "bench",    ofr_cmd_bench,    "measure the machine (sgemm peak, ...)" },
     { "generate", ofr_cmd_generate, "generate text with a decoder LM, optionally through a method" },
     { "import",   ofr_cmd_import,   "convert a PyTorch checkpoint (offline, python3-torch) to safetensors" },
@@ -38,8 +39,8 @@ usage (FILE *out)
                   "adaptive precision) with a coordinator and workers over ZeroMQ.\n\ncommands:\n");
     for (const command *c = s_commands; c->name; c++)
         fprintf (out, "  %-9s %s\n", c->name, c->summary);
-    fprintf (out, "\nenvironment: OFFRAMP_DATA, OFFRAMP_MODELS, OFFRAMP_PLUGINS (search paths),\n"
-                  "  OFFRAMP_LOG=debug|info|warn|error, OFFRAMP_BLAS_CORE=auto|none|<core>\n");
+    fprintf (out, "\nenvironment: OFFRAMP_DATA, OFFRAMP_MODELS, OFFRAMP_PLUGINS, OFFRAMP_ARTIFACTS\n"
+                  "  (search paths), OFFRAMP_LOG=debug|info|warn|error, OFFRAMP_BLAS_CORE=auto|none|<core>\n");
 }
 
 static int

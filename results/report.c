@@ -19,6 +19,9 @@ typedef struct {
     double     flops_mean, flops_full, rel_flops, mean_exit, wall_ms_mean, speedup;
     int64_t   *hist;                     /* [hist_n] exits at layer i + 1     */
     size_t     hist_n, hist_cap;
+    double    *exit_metric;              /* [hist_n] primary metric of the
+                                            examples that exited at layer i + 1
+                                            (NAN: none, or per-token exits)     */
 } cell_sum;
 
 /* Running sums while the examples of a cell are read. */
@@ -28,6 +31,8 @@ typedef struct {
     double *stats;                       /* [n][n_stats] in example order      */
     size_t  stats_n, stats_cap;
     bool    stats_ok;
+    int    *exit_of;                     /* [stats_n] exit layer, 0 = per token */
+    size_t  exit_cap;
 } cell_acc;
 
 typedef struct {
@@ -101,6 +106,11 @@ add_example (sqlite3_stmt *st, const ofr_suite_class *suite, cell_sum *cs, cell_
         return -1;
     const unsigned char *tok = sqlite3_column_blob (st, 2);
     int n_tok = sqlite3_column_bytes (st, 2);
+    if (a->stats_ok) {
+        if (ofr_grow ((void **) &a->exit_of, &a->exit_cap, a->stats_n, sizeof (int)) != 0)
+            return -1;
+        a->exit_of[a->stats_n - 1] = tok && n_tok > 0 ? 0 : sqlite3_column_int (st, 1);
+    }
     if (tok && n_tok > 0) {
         for (int t = 0; t < n_tok; t++)
             if (count_exit (cs, a, tok[t]) != 0)
@@ -132,6 +142,39 @@ compute_metrics (const ofr_suite_class *suite, cell_sum *cs, const cell_acc *a)
         ofr_log (OFR_WARN, "report: cell %d: suite %s could not compute its metrics",
                  c->index, suite->name);
     cs->n_metrics = m < 0 ? 0 : m > OFR_MAX_METRICS ? OFR_MAX_METRICS : m;
+}
+
+/*  The suite's primary metric over the examples that exited at each layer
+    (the dashboard's per-layer accuracy): where the cheap exits are right. */
+static int
+compute_exit_metrics (const ofr_suite_class *suite, cell_sum *cs, const cell_acc *a)
+{
+    if (cs->hist_n == 0)
+        return 0;
+    cs->exit_metric = ofr_calloc (cs->hist_n, sizeof (double));
+    if (!cs->exit_metric)
+        return -1;
+    for (size_t l = 0; l < cs->hist_n; l++)
+        cs->exit_metric[l] = NAN;
+    if (!suite || !suite->metrics || !a->stats_ok || a->stats_n == 0 || suite->n_stats <= 0)
+        return 0;
+    size_t k = (size_t) suite->n_stats;
+    double *sub = ofr_calloc (a->stats_n * k, sizeof (double));
+    if (!sub)
+        return -1;
+    for (size_t l = 0; l < cs->hist_n; l++) {
+        int n = 0;
+        for (size_t i = 0; i < a->stats_n; i++)
+            if (a->exit_of[i] == (int) l + 1)
+                memcpy (sub + (size_t) n++ * k, a->stats + i * k, k * sizeof (double));
+        ofr_metric m[OFR_MAX_METRICS];
+        int got = n > 0 ? suite->metrics (sub, n, m, OFR_MAX_METRICS) : 0;
+        for (int j = 0; j < got && j < OFR_MAX_METRICS; j++)
+            if (suite->primary && strcmp (m[j].name, suite->primary) == 0)
+                cs->exit_metric[l] = m[j].value;
+    }
+    free (sub);
+    return 0;
 }
 
 static void
@@ -168,17 +211,22 @@ summarize_cell (ofr_store *self, int64_t run, cell_sum *cs, char *err, size_t er
         bad = hist_widen (cs, (size_t) cs->row->n_layers);
     if (bad) {
         free (a.stats);
+        free (a.exit_of);
         return ofr_errf (err, errlen, "%s: cell %d: out of memory", ofr_store_path (self),
                          c->index);
     }
     if (rc != SQLITE_DONE) {
         free (a.stats);
+        free (a.exit_of);
         return ofr_store_sqlerr (self, "reading examples", err, errlen);
     }
     compute_metrics (suite, cs, &a);
+    bad = compute_exit_metrics (suite, cs, &a);
     finish_cell (cs, &a);
     free (a.stats);
-    return 0;
+    free (a.exit_of);
+    return bad ? ofr_errf (err, errlen, "%s: cell %d: out of memory", ofr_store_path (self),
+                           c->index) : 0;
 }
 
 static bool
@@ -211,8 +259,10 @@ compute_speedups (report *r)
 static void
 report_free (report *r)
 {
-    for (int i = 0; r->sums && i < r->n; i++)
+    for (int i = 0; r->sums && i < r->n; i++) {
         free (r->sums[i].hist);
+        free (r->sums[i].exit_metric);
+    }
     free (r->sums);
     ofr_store_cell_rows_free (&r->rows, r->n);
     free (r->name);
@@ -278,6 +328,11 @@ json_cell (ofr_buf *b, const cell_sum *cs, unsigned flags)
     ofr_buf_puts (b, ",\"exit_hist\":[");
     for (size_t i = 0; i < cs->hist_n; i++)
         ofr_buf_printf (b, "%s%lld", i ? "," : "", (long long) cs->hist[i]);
+    ofr_buf_puts (b, "],\"exit_metric\":[");
+    for (size_t i = 0; i < cs->hist_n; i++) {
+        ofr_buf_puts (b, i ? "," : "");
+        ofr_buf_json_num (b, cs->exit_metric ? cs->exit_metric[i] : NAN);
+    }
     ofr_buf_puts (b, "]");
     if (!(flags & OFR_REPORT_NO_TIMING)) {
         ofr_buf_puts (b, ",\"wall_ms_mean\":");

@@ -28,6 +28,7 @@ cell_clear (ofr_tui_cell *c)
     free (c->status);
     free (c->metric);
     free (c->hist);
+    free (c->exit_metric);
 }
 
 static void
@@ -210,6 +211,24 @@ cell_hist (ofr_tui_cell *c, const json_t *hist, char *err, size_t errlen)
     return 0;
 }
 
+/* The report's exit_metric, aligned with the histogram (absent: NULL). */
+static int
+cell_exit_metric (ofr_tui_cell *c, const json_t *arr, char *err, size_t errlen)
+{
+    free (c->exit_metric);
+    c->exit_metric = NULL;
+    if (!json_is_array (arr) || c->hist_n == 0)
+        return 0;
+    c->exit_metric = ofr_calloc ((size_t) c->hist_n, sizeof (double));
+    if (!c->exit_metric)
+        return ofr_errf (err, errlen, "out of memory");
+    for (int i = 0; i < c->hist_n; i++) {
+        const json_t *v = json_array_get (arr, (size_t) i);
+        c->exit_metric[i] = json_is_number (v) ? json_number_value (v) : NAN;
+    }
+    return 0;
+}
+
 static int
 apply_report_cell (ofr_tui_model *self, ofr_tui_cell *c, const json_t *o,
                    char *err, size_t errlen)
@@ -226,7 +245,9 @@ apply_report_cell (ofr_tui_model *self, ofr_tui_cell *c, const json_t *o,
     c->rel_flops = num (o, "rel_flops");
     c->speedup = num (o, "speedup");
     c->mean_exit = num (o, "mean_exit_layer");
-    return cell_hist (c, json_object_get (o, "exit_hist"), err, errlen);
+    if (cell_hist (c, json_object_get (o, "exit_hist"), err, errlen) != 0)
+        return -1;
+    return cell_exit_metric (c, json_object_get (o, "exit_metric"), err, errlen);
 }
 
 /*  What the report leaves to the reader: a binomial 95% interval for

@@ -33,6 +33,8 @@ typedef struct {
     int64_t *hist;           /* [hist_n] exits at layer i + 1                   */
     int      hist_n;
     int64_t  hist_sum;
+    double  *exit_metric;    /* [hist_n] primary metric of the rows that exited
+                                at layer i + 1 (NAN: none), or NULL          */
     bool     pareto;         /* on the metric-vs-FLOPs front of its suite      */
 } ofr_tui_cell;
 

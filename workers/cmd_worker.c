@@ -24,7 +24,9 @@ usage (FILE *out)
         "  --credit N       tasks accepted at once (default 2)\n"
         "  --plugins DIRS   plugin search path\n"
         "  --models DIRS    model search path\n"
-        "  --data DIRS      data search path\n");
+        "  --data DIRS      data search path\n"
+        "  --artifacts DIRS fitted artifacts (offramp fit) search path\n"
+        "                   (default: $OFFRAMP_ARTIFACTS, else ./artifacts)\n");
 }
 
 int
@@ -35,6 +37,7 @@ ofr_cmd_worker (int argc, char **argv)
         { "name", required_argument, 0, 'n' },    { "credit", required_argument, 0, 'k' },
         { "plugins", required_argument, 0, 'p' }, { "models", required_argument, 0, 'm' },
         { "data", required_argument, 0, 'd' },    { "help", no_argument, 0, 'h' },
+        { "artifacts", required_argument, 0, 'a' },
         { 0, 0, 0, 0 }
     };
     ofr_worker_opts o = { .credit = 2, .threads = 1 };
@@ -58,6 +61,7 @@ ofr_cmd_worker (int argc, char **argv)
         case 'p': free (plugins); plugins = ofr_strdup (optarg); break;
         case 'm': free (models); models = ofr_strdup (optarg); break;
         case 'd': free (data); data = ofr_strdup (optarg); break;
+        case 'a': o.artifacts_path = optarg; break;
         case 'h': usage (stdout); rc = 0; goto out;
         default:  usage (stderr); goto out;
         }

@@ -110,25 +110,40 @@ host_log (void *host_ctx, int level, const char *fmt, ...)
              b ? b->ctx->method->name : "?", line);
 }
 
-/*  Fitted artifacts arrive with `offramp fit` (encoder issue); until then a
-    plugin asking for one gets a clear refusal rather than a silent miss. */
+/*  Artifacts go through the cell's store (artifacts.h): written only under
+    `offramp fit`, read back at evaluation. A failure is logged and kept in
+    the store, so that a failing begin() can say why (runner below). */
 static int
 host_artifact_save (void *host_ctx, const char *name, const void *data, size_t size)
 {
-    (void) data; (void) size;
-    host_log (host_ctx, OFR_WARN, "artifact '%s': no artifact store in this "
-              "build (offramp fit is not available yet)", name ? name : "?");
-    return -1;
+    run_batch *b = host_ctx;
+    if (!b || !b->ctx->artifacts) {
+        host_log (host_ctx, OFR_WARN, "artifact '%s': no artifact store for this cell",
+                  name ? name : "?");
+        return -1;
+    }
+    if (ofr_artifacts_save (b->ctx->artifacts, name, data, size) != 0) {
+        host_log (host_ctx, OFR_WARN, "%s", ofr_artifacts_error (b->ctx->artifacts));
+        return -1;
+    }
+    return 0;
 }
 
 static const void *
 host_artifact_load (void *host_ctx, const char *name, size_t *size)
 {
+    run_batch *b = host_ctx;
     if (size)
         *size = 0;
-    host_log (host_ctx, OFR_WARN, "artifact '%s': no artifact store in this "
-              "build (offramp fit is not available yet)", name ? name : "?");
-    return NULL;
+    if (!b || !b->ctx->artifacts) {
+        host_log (host_ctx, OFR_WARN, "artifact '%s': no artifact store for this cell",
+                  name ? name : "?");
+        return NULL;
+    }
+    const void *p = ofr_artifacts_load (b->ctx->artifacts, name, size);
+    if (!p)
+        host_log (host_ctx, OFR_WARN, "%s", ofr_artifacts_error (b->ctx->artifacts));
+    return p;
 }
 
 static const float *
@@ -324,7 +339,9 @@ run_batch_layers (run_batch *b, const int32_t *examples, ofr_emit_fn *emit,
     };
     int rc = 0;
     if (m->begin && m->begin (ctx->method_state, &view) != 0) {
-        rc = ofr_errf (err, errlen, "plugin %s: begin failed", m->name);
+        const char *why = ctx->artifacts ? ofr_artifacts_error (ctx->artifacts) : "";
+        rc = ofr_errf (err, errlen, "plugin %s: begin failed%s%s", m->name,
+                       *why ? ": " : "", why);
         goto out;
     }
     for (int l = 0; l < L && b->n_active > 0; l++) {
@@ -421,5 +438,31 @@ ofr_runner_run (const ofr_runner_ctx *ctx, const int32_t *examples, int n,
         if (rc != 0)
             return -1;
     }
+    return 0;
+}
+
+int
+ofr_runner_fit (const ofr_runner_ctx *ctx, ofr_fit_ctx *fit, char *err, size_t errlen)
+{
+    const ofr_method *m = ctx->method;
+    if (!m->fit)
+        return ofr_errf (err, errlen, "method %s has nothing to fit (no fit())", m->name);
+    /* A batch without rows: host_log and the artifact store work, the
+       per-row functions refuse (there is no row to ask about). */
+    run_batch b;
+    memset (&b, 0, sizeof b);
+    b.ctx = ctx;
+    b.layer = -1;
+    fit->host_ctx = &b;
+    char perr[OFR_ERRLEN] = "";
+    int rc = m->fit (ctx->method_state, fit, perr, sizeof perr);
+    fit->host_ctx = NULL;
+    if (rc != 0) {
+        const char *why = ctx->artifacts ? ofr_artifacts_error (ctx->artifacts) : "";
+        return ofr_errf (err, errlen, "plugin %s: fit failed: %s%s%s", m->name,
+                         *perr ? perr : "(no reason given)", *why ? "; " : "", why);
+    }
+    if (ctx->artifacts && ofr_artifacts_n_saved (ctx->artifacts) == 0)
+        ofr_log (OFR_WARN, "plugin %s: fit() saved no artifact", m->name);
     return 0;
 }

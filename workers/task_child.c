@@ -98,6 +98,32 @@ find_plugin (const ofr_task_env *env, const char *name)
     return NULL;
 }
 
+/*  The artifact store of a cell, with the `offramp fit` command that
+    would produce what a NEEDS_FIT method misses, quoted in messages. */
+static int
+open_artifacts (const ofr_task_env *env, const ofr_cell *cell, ofr_artifacts **out,
+                char *err, size_t errlen)
+{
+    const char *path = env->artifacts_path ? env->artifacts_path
+                                           : ofr_artifacts_default_path ();
+    char *params = ofr_cell_params_str (cell);
+    ofr_buf cmd;
+    ofr_buf_init (&cmd);
+    ofr_buf_printf (&cmd, "offramp fit --model %s --suite %s --method %s%s%s",
+                    cell->model, cell->suite, cell->method,
+                    params && *params ? ":" : "", params ? params : "");
+    if (strcmp (path, "artifacts") != 0)
+        ofr_buf_printf (&cmd, " --out %.*s", (int) strcspn (path, ":"), path);
+    ofr_artifacts_opts o = { .model = cell->model, .method = cell->method,
+                             .suite = cell->suite, .split = cell->split,
+                             .search_path = path, .fit_command = cmd.data };
+    int rc = !params || cmd.oom ? ofr_errf (err, errlen, "out of memory")
+                                : ofr_artifacts_new (&o, out, err, errlen);
+    free (params);
+    ofr_buf_free (&cmd);
+    return rc;
+}
+
 /*  Prepare everything a runner needs; on failure `err` says what. */
 static int
 run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
@@ -124,6 +150,17 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
     void *state = NULL, *sdata = NULL;
     ofr_model *model = NULL;
     char *data_dir = NULL;
+    ofr_artifacts *art = NULL;
+    if (open_artifacts (env, cell, &art, err, errlen) != 0)
+        goto out;
+    if ((m->flags & OFR_METHOD_NEEDS_FIT) && !ofr_artifacts_any (art)) {
+        ofr_errf (err, errlen, "method %s needs fitted artifacts and there are none for "
+                  "model %s (looked for %s/%s/*.bin under %s); fit them first: %s",
+                  m->name, cell->model, cell->model, m->name,
+                  env->artifacts_path ? env->artifacts_path : ofr_artifacts_default_path (),
+                  ofr_artifacts_fit_command (art));
+        goto out;
+    }
     if (ofr_params_new (m, cell->params, cell->n_params, &params, err, errlen) != 0)
         goto out;
     if (m->create (ofr_runner_host (), ofr_params_values (params), &state, err, errlen) != 0) {
@@ -154,7 +191,8 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
             goto out;
         }
     ofr_runner_ctx ctx = { .model = model, .suite = sc, .suite_data = sdata,
-                           .method = m, .method_state = state, .cell = cell };
+                           .method = m, .method_state = state, .cell = cell,
+                           .artifacts = art };
     if (ofr_runner_run (&ctx, task->examples, task->n_examples, sink_emit, sink,
                         err, errlen) != 0) {
         if (*sink->err)
@@ -173,6 +211,7 @@ out:
         sc->free (sdata);
     ofr_model_destroy (&model);
     ofr_params_destroy (&params);
+    ofr_artifacts_destroy (&art);   /* after destroy: plugins hold its blobs */
     free (data_dir);
     return rc;
 }

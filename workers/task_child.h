@@ -13,6 +13,8 @@ typedef struct {
     int          n_plugins;
     const char  *models_path;
     const char  *data_path;
+    const char  *artifacts_path;  /* fitted artifacts; NULL = $OFFRAMP_ARTIFACTS
+                                     or ./artifacts                            */
     int          records_per_msg;
 } ofr_task_env;
 

@@ -156,6 +156,7 @@ start_next_task (worker *w)
         ofr_task_env env = { .plugins = w->plugins, .n_plugins = w->n_plugins,
                              .models_path = w->opts->models_path,
                              .data_path = w->opts->data_path,
+                             .artifacts_path = w->opts->artifacts_path,
                              .records_per_msg = w->opts->records_per_msg };
         _exit (ofr_task_child_run (&env, &task, fds[1]));
     }

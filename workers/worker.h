@@ -18,6 +18,7 @@ typedef struct {
     const char *plugin_path;      /* ':'-separated plugin dirs                  */
     const char *models_path;
     const char *data_path;
+    const char *artifacts_path;   /* fitted artifacts (NULL = default)          */
     int         hello_ms;         /* re-hello interval while unwelcomed          */
     int         lost_ms;          /* coordinator silence that counts as lost (0 = 6x heartbeat) */
     int         records_per_msg;  /* records batched per message (default 32)   */

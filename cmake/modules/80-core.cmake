@@ -3,6 +3,7 @@
 # commands that glue them.
 add_library(ofr_core STATIC
   workers/runner.c workers/task_child.c workers/worker.c workers/cmd_worker.c
+  workers/artifacts.c
   workers/cmd_models.c workers/models/registry.c
   harness/coordinator.c harness/cmd_run.c suites/cmd_suites.c)
 target_include_directories(ofr_core PUBLIC ${CMAKE_SOURCE_DIR})

@@ -332,19 +332,22 @@ check_json_numbers (const char *json)
                    "\"params\":{},\"n\":10,\"total\":10,\"status\":\"done\"", "cell 0 head");
     expect_in (c0, "\"metrics\":{\"accuracy\":70}", "cell 0 accuracy from stats");
     expect_in (c0, "\"flops_mean\":100,\"flops_full\":100,\"rel_flops\":1,"
-                   "\"mean_exit_layer\":4,\"exit_hist\":[0,0,0,10]", "cell 0 flops/exits");
+                   "\"mean_exit_layer\":4,\"exit_hist\":[0,0,0,10],"
+                   "\"exit_metric\":[null,null,null,70]", "cell 0 flops/exits");
     expect_in (c0, "\"wall_ms_mean\":10,\"speedup\":1}", "cell 0 timing");
     expect_in (c1, "\"params\":{\"threshold\":\"0.3\",\"min_layer\":\"1\","
                    "\"note\":\"a \\\"quoted\\\", κ=1\\n\"}", "cell 1 params in order");
     expect_in (c1, "\"metrics\":{\"accuracy\":50}", "cell 1 accuracy");
     expect_in (c1, "\"flops_mean\":57.5,\"flops_full\":100,\"rel_flops\":0.575,"
                    "\"mean_exit_layer\":2.3,\"exit_hist\":[3,3,2,2]", "cell 1 flops/exits");
+    /* Rows exiting at layers 1 and 3 are the even (correct) examples. */
+    expect_in (c1, "\"exit_metric\":[100,0,100,0]", "cell 1 accuracy per exit layer");
     expect_in (c1, "\"wall_ms_mean\":5,\"speedup\":2}", "cell 1 speed-up vs full");
-    char want[256];
+    char want[320];
     snprintf (want, sizeof want, "\"n\":6,\"total\":10,\"status\":\"pending\","
               "\"metrics\":{\"accuracy\":100},\"flops_mean\":50,\"flops_full\":100,"
               "\"rel_flops\":0.5,\"mean_exit_layer\":%s,\"exit_hist\":[6,6,0,6],"
-              "\"wall_ms_mean\":20,\"speedup\":0.5}", num (7.0 / 3.0));
+              "\"exit_metric\":[null,null,null,null],\"wall_ms_mean\":20,\"speedup\":0.5}", num (7.0 / 3.0));
     expect_in (c2, want, "cell 2 token exits");
     expect_in (c3, "\"suite\":\"nosuch\"", "cell 3");
     expect_in (c3, "\"status\":\"failed\",\"metrics\":{},", "cell 3 unknown suite: no metrics");
@@ -354,7 +357,8 @@ check_json_numbers (const char *json)
     sum += 5;
     CHECK (sum == 1e17, "double rounding assumption");
     snprintf (want, sizeof want, "\"flops_mean\":%s,\"flops_full\":2,\"rel_flops\":%s,"
-              "\"mean_exit_layer\":2,\"exit_hist\":[0,3,0,0],\"wall_ms_mean\":1,"
+              "\"mean_exit_layer\":2,\"exit_hist\":[0,3,0,0],"
+              "\"exit_metric\":[null,null,null,null],\"wall_ms_mean\":1,"
               "\"speedup\":1}", num (sum / 3), num (sum / 6));
     expect_in (c3, want, "cell 3 flops (summed in example order)/exits/timing");
     free (c0);
@@ -400,7 +404,7 @@ check_csv_table (ofr_store *st, int64_t run)
     expect_in (csv, "run,cell,model,suite,split,limit,method,params,n,total,status,reason,"
                     "accuracy,flops_mean,flops_full,rel_flops,mean_exit_layer,exit_hist,"
                     "wall_ms_mean,speedup\n", "csv header");
-    char want[256];
+    char want[320];
     snprintf (want, sizeof want, "%lld,0,testnet,synthetic,dev,10,full,,10,10,done,,70,100,"
               "100,1,4,0 0 0 10,10,1\n", (long long) run);
     expect_in (csv, want, "csv cell 0");

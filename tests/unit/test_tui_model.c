@@ -42,7 +42,8 @@ static const char s_report[] =
     "{\"model\":\"testnet\",\"suite\":\"synthetic\",\"method\":\"truncate\","
     "\"params\":{\"layer\":\"2\"},\"n\":50,\"total\":100,\"status\":\"pending\","
     "\"metrics\":{\"accuracy\":70},\"flops_mean\":4,\"flops_full\":10,\"rel_flops\":0.4,"
-    "\"mean_exit_layer\":2,\"exit_hist\":[0,50,0,0,0,0],\"wall_ms_mean\":1,\"speedup\":2},"
+    "\"mean_exit_layer\":2,\"exit_hist\":[0,50,0,0,0,0],"
+    "\"exit_metric\":[null,70,null,null,null,null],\"wall_ms_mean\":1,\"speedup\":2},"
     "{\"model\":\"testnet\",\"suite\":\"synthetic\",\"method\":\"truncate\","
     "\"params\":{\"layer\":\"5\"},\"n\":10,\"total\":100,\"status\":\"pending\","
     "\"metrics\":{\"accuracy\":60},\"flops_mean\":9,\"flops_full\":10,\"rel_flops\":0.9,"
@@ -83,6 +84,8 @@ test_documents (void)
     CHECK (fabs (c1->exp_speedup - 2.5) < 1e-9, "expected speed-up = 1 / rel FLOPs");
     CHECK (c1->speedup == 2 && isnan (c2->speedup), "measured speed-up, null = NAN");
     CHECK (c1->hist_n == 6 && c1->hist_sum == 50 && c1->hist[1] == 50, "histogram");
+    CHECK (c1->exit_metric && c1->exit_metric[1] == 70 && isnan (c1->exit_metric[0]),
+           "per-layer metric");
     CHECK (c0->pareto && c1->pareto && !c2->pareto, "Pareto front %d %d %d",
            c0->pareto, c1->pareto, c2->pareto);
     CHECK (apply (m, s_log, 3000) == 0 && m->n_logs == 1
