@@ -1,8 +1,8 @@
 # workers/engine/: OpenBLAS set-up (core type, threads), the shared dense
-# ops, the fitting helpers of the plugin host table, and `offramp bench`.
+# ops and the fitting helpers of the plugin host table. `offramp bench`
+# (workers/engine/cmd_bench.c) is in 56-bench.cmake: it needs the models.
 add_library(ofr_engine STATIC
-  workers/engine/blas_setup.c workers/engine/ops.c workers/engine/fit.c
-  workers/engine/cmd_bench.c)
+  workers/engine/blas_setup.c workers/engine/ops.c workers/engine/fit.c)
 target_include_directories(ofr_engine PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(ofr_engine PUBLIC PkgConfig::OPENBLAS ofr_common ${M_LIB})
 set_property(GLOBAL APPEND PROPERTY OFR_CLI_LIBS ofr_engine)
@@ -10,8 +10,6 @@ set_property(GLOBAL APPEND PROPERTY OFR_CLI_LIBS ofr_engine)
 ofr_add_test(test_ops SOURCES tests/unit/test_ops.c LIBS ofr_engine
              LABELS unit TIMEOUT 60)
 ofr_add_test(test_fit SOURCES tests/unit/test_fit.c LIBS ofr_engine
-             LABELS unit TIMEOUT 60)
-ofr_add_test(test_bench SOURCES tests/unit/test_bench.c LIBS ofr_engine
              LABELS unit TIMEOUT 60)
 
 # test_blas_setup runs this probe with different environments and reads

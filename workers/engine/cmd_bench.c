@@ -4,6 +4,7 @@
 #include "ops.h"
 #include "../../common/ofr_common.h"
 #include "../../harness/commands.h"
+#include "../models/bench_encoder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,13 +217,15 @@ s_bench_sgemm (int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
-/*  Sub-benchmarks; later ones (encoder, decoder) are added here. */
+/*  Sub-benchmarks; later ones (decoder) are added here. */
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *help;
 } s_benches[] = {
     { "sgemm", s_bench_sgemm, "GFLOP/s of cblas_sgemm on model shapes, and the peak" },
+    { "encoder", ofr_bench_encoder_cmd,
+      "encoder forward vs the sgemm peak and python3-torch; early-exit speed-up" },
 };
 #define N_BENCHES ((int) (sizeof s_benches / sizeof s_benches[0]))
 

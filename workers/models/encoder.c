@@ -482,6 +482,18 @@ ofr_encoder_config_of (const ofr_model *m)
     return ofr_encoder_is (m) ? &((const enc_model *) m)->c : NULL;
 }
 
+int
+ofr_encoder_set_max_tokens (ofr_model *base, int n)
+{
+    if (!ofr_encoder_is (base))
+        return -1;
+    enc_model *m = (enc_model *) base;
+    if (n < 1 || n > m->c.max_positions - m->c.pos_offset)
+        return -1;
+    m->c.max_tokens = n;
+    return 0;
+}
+
 bool
 ofr_encoder_has_exit (const ofr_model *base, int layer)
 {

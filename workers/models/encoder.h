@@ -78,6 +78,12 @@ int ofr_encoder_open (const char *dir, ofr_model **out, char *err, size_t errlen
    given as token ids (ofr_encoder_batch_begin_ids). For tests and tools. */
 int ofr_encoder_open_ids (const char *dir, ofr_model **out, char *err, size_t errlen);
 
+/* Let rows have up to n tokens, beyond the checkpoint's own limit
+   (offramp.max_seq_len) as far as its position table goes: for benchmarks
+   of lengths it was not trained on. Returns 0, or -1 if n is outside
+   [1, max_position_embeddings - position offset] or m is no encoder. */
+int ofr_encoder_set_max_tokens (ofr_model *m, int n);
+
 /* True if m was opened by this module (its ops are the encoder's). */
 bool ofr_encoder_is (const ofr_model *m);
 

@@ -14,11 +14,39 @@
 #include <math.h>
 #include <string.h>
 
+/*  Exact GELU x * Phi(x) with erf as a rational function of x^2 on
+    [-4, 4] (Eigen's generic_fast_erf_float): |error| < 5e-7, no libm call,
+    4x faster than erff here -- the feed-forward's T x I activations were
+    a fifth of a batch's forward. */
+static void
+enc_gelu (float *restrict x, size_t n)
+{
+    const float k = 0.70710678118654752f;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] * k;
+        v = v < -4.0f ? -4.0f : v > 4.0f ? 4.0f : v;
+        float v2 = v * v;
+        float p = -2.72614225801306e-10f;
+        p = p * v2 + 2.77068142495902e-08f;
+        p = p * v2 - 2.10102402082508e-06f;
+        p = p * v2 - 5.69250639462346e-05f;
+        p = p * v2 - 7.34990630326855e-04f;
+        p = p * v2 - 2.95459980854025e-03f;
+        p = p * v2 - 1.60960333262415e-02f;
+        float q = -1.45660718464996e-05f;
+        q = q * v2 - 2.13374055278905e-04f;
+        q = q * v2 - 1.68282697438203e-03f;
+        q = q * v2 - 7.37332916720468e-03f;
+        q = q * v2 - 1.42647390514189e-02f;
+        x[i] = 0.5f * x[i] * (1.0f + v * p / q);
+    }
+}
+
 void
 enc_activate (ofr_act a, float *x, size_t n)
 {
     switch (a) {
-    case OFR_ACT_GELU:      ofr_gelu (x, n); break;
+    case OFR_ACT_GELU:      enc_gelu (x, n); break;
     case OFR_ACT_GELU_TANH: ofr_gelu_tanh (x, n); break;
     case OFR_ACT_SILU:      ofr_silu (x, n); break;
     case OFR_ACT_TANH:      ofr_tanh (x, n); break;
