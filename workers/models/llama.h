@@ -81,7 +81,7 @@ const float *ofr_llama_embedding (const ofr_llama *m);
 const float *ofr_llama_final_norm (const ofr_llama *m);
 const float *ofr_llama_classifier (const ofr_llama *m);
 
-/*  Analytic cost of one token position (see docs/FLOPS.md once it exists).
+/*  Analytic cost of one token position (docs/FLOPS.md).
     Matmuls count 2 FLOPs per multiply-add. With d = dim, kv = kv_dim,
     h = hidden_dim, H = n_heads, T = positions attended (current one
     included, so T = pos + 1 without masking):
