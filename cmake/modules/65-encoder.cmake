@@ -9,7 +9,7 @@ add_library(ofr_encoder STATIC
   workers/models/encoder_flops.c workers/models/bf16_gemm.c)
 target_include_directories(ofr_encoder PUBLIC ${CMAKE_SOURCE_DIR})
 # safetensors.c lives in ofr_espnet for now, the shared dense ops in ofr_engine.
-target_link_libraries(ofr_encoder PUBLIC PkgConfig::OPENBLAS PkgConfig::JANSSON ofr_glue
+target_link_libraries(ofr_encoder PUBLIC PkgConfig::OPENBLAS PkgConfig::JANSSON ofr_tokenizers ofr_glue
                       ofr_espnet ofr_engine ofr_common ${M_LIB})
 set_property(GLOBAL APPEND PROPERTY OFR_CLI_LIBS ofr_encoder)
 

@@ -12,9 +12,22 @@ TransformerBlock, the classification heads), on a *padded* batch with an
 attention mask, as HF would run it. The C runtime runs rows ragged and must
 agree on every real token.
 
+Two more configurations cover what the five defaults do not: albert_inner
+(two groups of two inner layers each over four layers) and
+distilbert_learned (learned position embeddings, not sinusoids).
+
+Tokenizer files (text in, ids checked by the C test): OUTDIR/albert_tj is
+the albert checkpoint with a SentencePiece-unigram tokenizer.json instead
+of vocab.txt, and text_cases.tsv, the expected encodings computed with
+tests/ref/unigram_ref.py (one line per example: HEX(a) <TAB> HEX(b) or "-"
+<TAB> max tokens <TAB> ids <TAB> type ids); OUTDIR/bert_tj is the bert
+checkpoint with its vocabulary as a WordPiece tokenizer.json.
+
 It also writes broken checkpoints for the error tests:
-OUTDIR/bad_missing (a tensor dropped) and OUTDIR/bad_shape (a tensor with
-the wrong shape).
+OUTDIR/bad_missing (a tensor dropped), OUTDIR/bad_shape (a tensor with
+the wrong shape), OUTDIR/bad_vocab (vocab.txt one token short of
+vocab_size), OUTDIR/bad_tokjson (only a byte-level BPE tokenizer.json) and
+OUTDIR/bad_notok (no tokenizer file at all).
 
 ref.bin (little-endian):
   int32 magic 0x52434e45, n_seq, n_layers, hidden, num_labels
@@ -31,6 +44,9 @@ import sys
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import unigram_ref  # noqa: E402
 
 MAGIC = 0x52434E45
 VOCAB = 100
@@ -78,6 +94,15 @@ FAMILIES = {
                        hidden_dim=48, num_labels=1, problem_type="regression",
                        activation="gelu", sinusoidal_pos_embds=True, pad_token_id=0,
                        exits="all_but_last", prefix="distilbert."),
+    "albert_inner": dict(model_type="albert", hidden_size=32, embedding_size=24,
+                         num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2,
+                         num_attention_heads=2, intermediate_size=40, num_labels=2,
+                         hidden_act="gelu_new", layer_norm_eps=1e-12, type_vocab_size=2,
+                         pad_token_id=0, exits="all", prefix=""),
+    "distilbert_learned": dict(model_type="distilbert", dim=32, n_layers=3, n_heads=2,
+                               hidden_dim=40, num_labels=3, activation="relu",
+                               sinusoidal_pos_embds=False, pad_token_id=0, exits="all",
+                               prefix="distilbert."),
 }
 
 
@@ -392,6 +417,98 @@ def write_checkpoint(d, cfg, tensors):
         f.write("\n".join(vocab_tokens(cfg["model_type"])) + "\n")
 
 
+# ---- tokenizer files ------------------------------------------------------------
+
+def albert_tokenizer_json():
+    rng = __import__("random").Random(11)
+    tj = unigram_ref.variants(rng)["albert"]
+    R = unigram_ref.REPL
+    pieces = [R] + list("abcdefghijklmnoprstuvwy.,!'\"")          # no q, x, z
+    pieces += [R + w for w in WORDS if w.isalpha()]
+    pieces += ["ing", "ed", "ly", "er", "un", "able", "at", "an", "ie", "ve", R + "na",
+               R + "ca", "fe", R + "un", "believ"]
+    seen, uniq = set(), []
+    for p in pieces:
+        if p not in seen:
+            seen.add(p)
+            uniq.append(p)
+    specials = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+    uniq = uniq[:VOCAB - len(specials)]
+    uniq += ["%stok%d" % (R, i) for i in range(VOCAB - len(specials) - len(uniq))]
+    tj["model"]["vocab"] = ([[t, 0.0] for t in specials]
+                            + [[p, round(-rng.uniform(1.0, 10.0), 4)] for p in uniq])
+    return tj
+
+
+TEXT_CASES = [("Hello world, the cat sat on the mat.", None, 40),
+              ("The movie was not very good!", "An unbelievable player", 40),
+              ("qxz  zebra\tquiz", None, 40), ("Caf\u00e9 na\u00efve ``quoted''", "a", 40),
+              ("", "   ", 40), ("", None, 40),
+              ("the dog runs fast and the cat sat on a green tree", "blue sky red house",
+               12),
+              ("a", "the very very very good bad movie film", 9)]
+
+
+def encode_unigram(tj, a, b, max_len):
+    ia = unigram_ref.tokenize(tj, a)[0]
+    ib = unigram_ref.tokenize(tj, b)[0] if b is not None else None
+    budget = max_len - (3 if ib is not None else 2)
+    while len(ia) + len(ib or []) > budget:       # longest_first, one at a time
+        if ib is None or len(ia) > len(ib):
+            ia = ia[:-1]
+        else:
+            ib = ib[:-1]
+    ids = [2] + ia + [3]
+    types = [0] * len(ids)
+    if ib is not None:
+        ids += ib + [3]
+        types += [1] * (len(ib) + 1)
+    return ids, types
+
+
+def write_tokenizer_dirs(out, t_albert, t_bert):
+    d = os.path.join(out, "albert_tj")
+    write_checkpoint(d, FAMILIES["albert"], t_albert)
+    os.remove(os.path.join(d, "vocab.txt"))
+    tj = albert_tokenizer_json()
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tj, f, ensure_ascii=False)
+    with open(os.path.join(d, "text_cases.tsv"), "w") as f:
+        for a, b, n in TEXT_CASES:
+            ids, types = encode_unigram(tj, a, b, n)
+            f.write("%s\t%s\t%d\t%s\t%s\n" % (
+                a.encode().hex(), b.encode().hex() if b is not None else "-", n,
+                " ".join(map(str, ids)), " ".join(map(str, types))))
+    d = os.path.join(out, "bert_tj")
+    write_checkpoint(d, FAMILIES["bert"], t_bert)
+    os.remove(os.path.join(d, "vocab.txt"))
+    toks = vocab_tokens("bert")
+    wp = {"version": "1.0", "added_tokens": [],
+          "normalizer": {"type": "BertNormalizer", "clean_text": True,
+                         "handle_chinese_chars": True, "strip_accents": None,
+                         "lowercase": True},
+          "pre_tokenizer": {"type": "BertPreTokenizer"},
+          "post_processor": {"type": "TemplateProcessing"},
+          "model": {"type": "WordPiece", "unk_token": "[UNK]",
+                    "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                    "vocab": {t: i for i, t in enumerate(toks)}}}
+    with open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(wp, f, ensure_ascii=False)
+    # Broken tokenizer set-ups (the bert weights are fine).
+    d = os.path.join(out, "bad_vocab")
+    write_checkpoint(d, FAMILIES["bert"], t_bert)
+    with open(os.path.join(d, "vocab.txt"), "w") as f:
+        f.write("\n".join(toks[:-1]) + "\n")
+    d = os.path.join(out, "bad_tokjson")
+    write_checkpoint(d, FAMILIES["bert"], t_bert)
+    os.remove(os.path.join(d, "vocab.txt"))
+    with open(os.path.join(d, "tokenizer.json"), "w") as f:
+        json.dump({"model": {"type": "BPE", "vocab": {}, "merges": []}}, f)
+    d = os.path.join(out, "bad_notok")
+    write_checkpoint(d, FAMILIES["bert"], t_bert)
+    os.remove(os.path.join(d, "vocab.txt"))
+
+
 def write_ref(path, cfg, seqs, states, logits):
     d, L, h, I = dims(cfg)
     K = cfg["num_labels"]
@@ -415,8 +532,10 @@ def write_ref(path, cfg, seqs, states, logits):
 def main():
     out = sys.argv[1]
     torch.set_num_threads(1)
+    kept = {}
     for seed, (name, cfg) in enumerate(FAMILIES.items()):
         t = generate(cfg, seed)
+        kept[name] = t
         write_checkpoint(os.path.join(out, name), cfg, t)
         seqs = sequences(cfg, seed)
         ids, types, mask = pad_batch(seqs, cfg["pad_token_id"])
@@ -430,6 +549,7 @@ def main():
             shaped = dict(t)
             shaped["bert.encoder.layer.0.intermediate.dense.weight"] = torch.zeros(48, 31)
             write_checkpoint(os.path.join(out, "bad_shape"), cfg, shaped)
+    write_tokenizer_dirs(out, kept["albert"], kept["bert"])
 
 
 if __name__ == "__main__":

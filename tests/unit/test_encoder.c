@@ -3,10 +3,16 @@
     test_encoder flops   FLOPs formula (BERT-base at 128 tokens), config
                          errors, the bf16 kernel against a reference
     test_encoder torch   tiny random checkpoints of every family written by
-                         tests/ref/encoder_ref.py (python3-torch): every
-                         layer's hidden states and every exit's logits within
-                         1e-4, compaction, reduced-precision rows, broken
-                         checkpoints. Exits 77 without torch. */
+                         tests/ref/encoder_ref.py (python3-torch), plus
+                         ALBERT with two inner layers per group and
+                         DistilBERT with learned positions: every layer's
+                         hidden states and every exit's logits within 1e-4,
+                         compaction, reduced-precision rows; text through a
+                         unigram tokenizer.json (ids of
+                         tests/ref/unigram_ref.py) and a WordPiece
+                         tokenizer.json (same ids as vocab.txt); broken
+                         checkpoints and tokenizer set-ups. Exits 77
+                         without torch. */
 #include "workers/models/encoder.h"
 #include "workers/models/bf16_gemm.h"
 #include "common/ofr_common.h"
@@ -147,7 +153,7 @@ test_config_errors (void)
         return;
     }
     expect_config_error (tmp, "{\"model_type\": \"gpt2\", \"hidden_size\": 32}",
-                         "config.json", "gpt2");
+                         "config.json: model_type", "gpt2");
     expect_config_error (tmp, "{\"model_type\": \"bert\", \"vocab_size\": 10}",
                          "config.json", "hidden_size");
     expect_config_error (tmp, "{\"model_type\": \"bert\", \"vocab_size\": 10, "
@@ -394,7 +400,7 @@ check_full_pass (const char *fam, ofr_model *m, const ref_data *r)
             CHECK (ops->exit_probs (mb, l, 0, (float[16]) { 0 }) == -1,
                    "%s exit %d has no head but answered", fam, l);
     }
-    printf ("  %-10s %d layers, %d rows: hidden max diff %.2e, logits max diff %.2e\n",
+    printf ("  %-18s %d layers, %d rows: hidden max diff %.2e, logits max diff %.2e\n",
             fam, r->L, r->n_seq, worst_h, worst_logit);
     ofr_encoder_flops f;
     ofr_encoder_layer_flops (ofr_encoder_config_of (m), 1, r->lens[3], &f);
@@ -495,10 +501,10 @@ check_aux (ofr_model *m)
 }
 
 static void
-check_family (const char *root, const char *fam)
+check_family (const char *root, const char *name, const char *fam)
 {
     char dir[512], path[600];
-    snprintf (dir, sizeof dir, "%s/%s", root, fam);
+    snprintf (dir, sizeof dir, "%s/%s", root, name);
     snprintf (path, sizeof path, "%s/ref.bin", dir);
     ref_data r;
     if (ref_load (path, &r) != 0) {
@@ -515,13 +521,174 @@ check_family (const char *root, const char *fam)
     CHECK (strcmp (m->ops->family, fam) == 0, "family %s vs %s", m->ops->family, fam);
     CHECK (m->ops->n_layers (m) == r.L && m->ops->hidden_dim (m) == r.d
            && m->ops->n_outputs (m) == r.K, "%s shapes", fam);
-    check_full_pass (fam, m, &r);
-    check_compaction (fam, m, &r);
-    check_lowp (fam, m, &r);
+    check_full_pass (name, m, &r);
+    check_compaction (name, m, &r);
+    check_lowp (name, m, &r);
     if (strcmp (fam, "bert") == 0)
         check_aux (m);
     m->ops->destroy (m);
     ref_free (&r);
+}
+
+/* ---- torch mode: text through tokenizer.json -------------------------------- */
+
+static int
+unhex (const char *s, size_t n, char *out)
+{
+    if (n % 2)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf (s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (char) v;
+    }
+    out[n / 2] = '\0';
+    return 0;
+}
+
+static int
+parse_ints (char *s, int32_t *out, int cap)
+{
+    int n = 0;
+    for (char *tok = strtok (s, " "); tok && n < cap; tok = strtok (NULL, " "))
+        out[n++] = (int32_t) strtol (tok, NULL, 10);
+    return n;
+}
+
+/* Text rows of mt and id rows of mi give the same embedding-stage states. */
+static double
+text_vs_ids (ofr_model *mt, const ofr_example *ex, ofr_model *mi, const int32_t *ids,
+             const int32_t *types, int len, int *got_len)
+{
+    ofr_mbatch *a = NULL, *b = NULL;
+    char err[OFR_ERRLEN];
+    double d = INFINITY;
+    *got_len = -1;
+    if (mt->ops->batch_begin (mt, ex, 1, &a, err, sizeof err) != 0) {
+        CHECK (0, "batch_begin: %s", err);
+        return d;
+    }
+    if (ofr_encoder_batch_begin_ids (mi, ids, types, &len, 1, &b, err, sizeof err) != 0) {
+        CHECK (0, "batch_begin_ids: %s", err);
+        mt->ops->batch_end (a);
+        return d;
+    }
+    int na, nb;
+    const float *ha = ofr_encoder_token_states (a, 0, &na);
+    const float *hb = ofr_encoder_token_states (b, 0, &nb);
+    *got_len = na;
+    if (na == nb)
+        d = max_abs_diff (ha, hb, (size_t) na * (size_t) ofr_encoder_config_of (mt)->hidden);
+    mt->ops->batch_end (a);
+    mi->ops->batch_end (b);
+    return d;
+}
+
+/* albert_tj: a unigram tokenizer.json; the ids are unigram_ref.py's. */
+static void
+check_unigram_text (const char *root)
+{
+    char dir[512], path[600], err[OFR_ERRLEN];
+    snprintf (dir, sizeof dir, "%s/albert_tj", root);
+    ofr_model *m = NULL, *mi = NULL;
+    if (ofr_encoder_open (dir, &m, err, sizeof err) != 0
+        || ofr_encoder_open_ids (dir, &mi, err, sizeof err) != 0) {
+        CHECK (0, "open %s: %s", dir, err);
+        if (m)
+            m->ops->destroy (m);
+        return;
+    }
+    snprintf (path, sizeof path, "%s/text_cases.tsv", dir);
+    FILE *f = fopen (path, "r");
+    CHECK (f, "%s: %s", path, strerror (errno));
+    char line[4096], a[1024], b[1024];
+    int n = 0;
+    while (f && fgets (line, sizeof line, f)) {
+        char *field[5] = { line };
+        int nf = 1;
+        for (; nf < 5 && (field[nf] = strchr (field[nf - 1], '\t')); nf++)
+            *field[nf]++ = '\0';
+        if (nf < 5) {
+            CHECK (0, "%s: bad line %d", path, n + 1);
+            break;
+        }
+        field[4][strcspn (field[4], "\n")] = '\0';
+        bool pair = strcmp (field[1], "-") != 0;
+        int32_t ids[64], types[64];
+        if (unhex (field[0], strlen (field[0]), a) != 0
+            || (pair && unhex (field[1], strlen (field[1]), b) != 0)) {
+            CHECK (0, "%s: bad hex on line %d", path, n + 1);
+            break;
+        }
+        int max = atoi (field[2]);
+        int len = parse_ints (field[3], ids, 64);
+        CHECK (parse_ints (field[4], types, 64) == len, "types of line %d", n + 1);
+        CHECK (ofr_encoder_set_max_tokens (m, max) == 0, "max tokens %d", max);
+        ofr_example ex = { .id = "t", .text_a = a, .text_b = pair ? b : NULL, .label = -1 };
+        int got;
+        double d = text_vs_ids (m, &ex, mi, ids, types, len, &got);
+        CHECK (got == len && d == 0, "albert_tj case %d '%s' / '%s': %d tokens (want %d), "
+               "embedding diff %g", n + 1, a, pair ? b : "-", got, len, d);
+        n++;
+    }
+    if (f)
+        fclose (f);
+    CHECK (n >= 8, "only %d text cases", n);
+    printf ("  albert_tj  unigram tokenizer.json: %d texts encoded as the reference\n", n);
+    m->ops->destroy (m);
+    mi->ops->destroy (mi);
+}
+
+/* bert_tj: the WordPiece vocabulary as tokenizer.json encodes as vocab.txt. */
+static void
+check_wordpiece_json_text (const char *root)
+{
+    char d1[512], d2[512], err[OFR_ERRLEN];
+    snprintf (d1, sizeof d1, "%s/bert", root);
+    snprintf (d2, sizeof d2, "%s/bert_tj", root);
+    ofr_model *mv = NULL, *mj = NULL;
+    if (ofr_encoder_open (d1, &mv, err, sizeof err) != 0
+        || ofr_encoder_open (d2, &mj, err, sizeof err) != 0) {
+        CHECK (0, "open bert/bert_tj: %s", err);
+        if (mv)
+            mv->ops->destroy (mv);
+        return;
+    }
+    ofr_example ex[3] = {
+        { .id = "0", .text_a = "Hello World, the cat sat!", .label = -1 },
+        { .id = "1", .text_a = "unbelievable players", .text_b = "A very bad FILM.",
+          .label = -1 },
+        { .id = "2", .text_a = "zzz \xc3\xa9t\xc3\xa9 [SEP]", .text_b = "", .label = -1 },
+    };
+    ofr_mbatch *a = NULL, *b = NULL;
+    CHECK (mv->ops->batch_begin (mv, ex, 3, &a, err, sizeof err) == 0, "%s", err);
+    CHECK (mj->ops->batch_begin (mj, ex, 3, &b, err, sizeof err) == 0, "%s", err);
+    for (int r = 0; a && b && r < 3; r++) {
+        int na, nb;
+        const float *ha = ofr_encoder_token_states (a, r, &na);
+        const float *hb = ofr_encoder_token_states (b, r, &nb);
+        CHECK (na == nb && na > 2 && max_abs_diff (ha, hb, (size_t) na * 32) == 0,
+               "bert_tj row %d: %d vs %d tokens", r, nb, na);
+    }
+    if (a)
+        mv->ops->batch_end (a);
+    if (b)
+        mj->ops->batch_end (b);
+    printf ("  bert_tj    WordPiece tokenizer.json: same ids as vocab.txt\n");
+    mv->ops->destroy (mv);
+    mj->ops->destroy (mj);
+}
+
+static void
+expect_text_open_error (const char *dir, const char *n1, const char *n2)
+{
+    ofr_model *m = NULL;
+    char err[OFR_ERRLEN] = "";
+    CHECK (ofr_encoder_open (dir, &m, err, sizeof err) == -1 && !m, "%s opened", dir);
+    CHECK (strstr (err, n1) && (!n2 || strstr (err, n2)), "error '%s' lacks '%s'/'%s'",
+           err, n1, n2 ? n2 : "");
+    printf ("  expected error: %s\n", err);
 }
 
 static void
@@ -544,6 +711,13 @@ check_bad_checkpoints (const char *root)
     snprintf (dir, sizeof dir, "%s/bad_shape", root);
     expect_open_error (dir, "model.safetensors",
                        "bert.encoder.layer.0.intermediate.dense.weight");
+    expect_open_error (dir, "has shape [48, 31]", "expected [48, 32]");
+    snprintf (dir, sizeof dir, "%s/bad_vocab", root);
+    expect_text_open_error (dir, "bad_vocab/vocab.txt has 99 tokens", "vocab_size is 100");
+    snprintf (dir, sizeof dir, "%s/bad_tokjson", root);
+    expect_text_open_error (dir, "bad_tokjson/tokenizer.json", "\"BPE\"");
+    snprintf (dir, sizeof dir, "%s/bad_notok", root);
+    expect_text_open_error (dir, "bad_notok/vocab.txt", "bad_notok/tokenizer.json");
     snprintf (dir, sizeof dir, "%s/bad_trunc", root);
     mkdir (dir, 0755);
     snprintf (from, sizeof from, "%s/bert/config.json", root);
@@ -583,9 +757,15 @@ run_torch (void)
         rm_tree (tmp);
         return 1;
     }
-    const char *fams[] = { "bert", "roberta", "electra", "albert", "distilbert" };
+    static const char *fams[][2] = {
+        { "bert", "bert" }, { "roberta", "roberta" }, { "electra", "electra" },
+        { "albert", "albert" }, { "distilbert", "distilbert" },
+        { "albert_inner", "albert" }, { "distilbert_learned", "distilbert" },
+    };
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++)
-        check_family (tmp, fams[i]);
+        check_family (tmp, fams[i][0], fams[i][1]);
+    check_unigram_text (tmp);
+    check_wordpiece_json_text (tmp);
     check_bad_checkpoints (tmp);
     rm_tree (tmp);
     return 0;

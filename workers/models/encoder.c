@@ -4,6 +4,7 @@
 #include "../../common/ofr_common.h"
 #include "../../plugins/offramp_plugin.h"
 
+#include "../text/unigram.h"
 #include "../text/wordpiece.h"
 
 #include <cblas.h>
@@ -197,14 +198,67 @@ ofr_encoder_batch_begin_ids (ofr_model *base, const int32_t *ids, const int32_t 
     return 0;
 }
 
-/*  Text rows: WordPiece-encode each example ([CLS] a [SEP] (b [SEP]),
-    truncated longest-first to the model's max_tokens) into one id stack. */
+/* HF truncate_sequences, strategy longest_first (as wordpiece.c): the
+   longer side loses the difference, the rest is shared with the second
+   sequence taking the larger half. */
+static void
+truncate_longest_first (size_t *na, size_t *nb, size_t budget)
+{
+    if (*na + *nb <= budget)
+        return;
+    size_t remove = *na + *nb - budget;
+    size_t diff = *na > *nb ? *na - *nb : *nb - *na;
+    size_t first = diff < remove ? diff : remove, second = remove - first;
+    if (*na > *nb) {
+        *na -= first + second / 2;
+        *nb -= second - second / 2;
+    } else {
+        *na -= second / 2;
+        *nb -= first + second - second / 2;
+    }
+}
+
+/*  One example through the unigram tokenizer: [CLS] a [SEP] (b [SEP]), as
+    ALBERT's TemplateProcessing, truncated longest-first to max tokens,
+    written at ids/types (room for max). Returns the length or -1. */
+static int
+encode_unigram (const enc_model *m, const char *a, const char *b, int max, int32_t *ids,
+                int32_t *types, char *err, size_t errlen)
+{
+    int specials = b ? 3 : 2;
+    if (max < specials)
+        return ofr_errf (err, errlen, "model %s: %d tokens leave no room for the special "
+                         "tokens", m->base.name, max);
+    ofr_wp_ids ia = { 0 }, ib = { 0 };
+    int rc = ofr_unigram_tokenize (m->ug, a, &ia, err, errlen);
+    if (rc == 0 && b)
+        rc = ofr_unigram_tokenize (m->ug, b, &ib, err, errlen);
+    if (rc == 0) {
+        size_t na = ia.len, nb = ib.len, k = 0;
+        truncate_longest_first (&na, &nb, (size_t) (max - specials));
+        ids[k] = m->cls_id, types[k++] = 0;
+        for (size_t i = 0; i < na; i++)
+            ids[k] = ia.v[i], types[k++] = 0;
+        ids[k] = m->sep_id, types[k++] = 0;
+        for (size_t i = 0; b && i < nb; i++)
+            ids[k] = ib.v[i], types[k++] = 1;
+        if (b)
+            ids[k] = m->sep_id, types[k++] = 1;
+        rc = (int) k;
+    }
+    ofr_wp_ids_free (&ia);
+    ofr_wp_ids_free (&ib);
+    return rc;
+}
+
+/*  Text rows: encode each example ([CLS] a [SEP] (b [SEP]), truncated
+    longest-first to the model's max_tokens) into one id stack. */
 static int
 enc_batch_begin (ofr_model *base, const ofr_example *ex, int n, ofr_mbatch **out,
                  char *err, size_t errlen)
 {
     enc_model *m = (enc_model *) base;
-    if (!m->wp)
+    if (!m->wp && !m->ug)
         return ofr_errf (err, errlen, "model %s: opened without a tokenizer", base->name);
     if (n <= 0)
         return ofr_errf (err, errlen, "model %s: empty batch", base->name);
@@ -224,6 +278,15 @@ enc_batch_begin (ofr_model *base, const ofr_example *ex, int n, ofr_mbatch **out
             ofr_errf (err, errlen, "model %s: example %s has no text", base->name,
                       ex[i].id ? ex[i].id : "?");
             goto out;
+        }
+        if (m->ug) {
+            int len = encode_unigram (m, ex[i].text_a, ex[i].text_b, m->c.max_tokens,
+                                      ids + t, types + t, err, errlen);
+            if (len < 0)
+                goto out;
+            lens[i] = len;
+            t += (size_t) len;
+            continue;
         }
         if (ofr_wordpiece_encode (m->wp, ex[i].text_a, ex[i].text_b, m->c.max_tokens,
                                   &enc, err, errlen) != 0)
@@ -465,6 +528,7 @@ enc_destroy (ofr_model *base)
         return;
     enc_free_weights (m);
     ofr_wordpiece_destroy (&m->wp);
+    ofr_unigram_destroy (&m->ug);
     free (m->dir);
     free (m->base.name);
     free (m);
@@ -561,38 +625,147 @@ ofr_encoder_open_ids (const char *dir, ofr_model **out, char *err, size_t errlen
     return 0;
 }
 
-/*  The tokenizer: dir/vocab.txt (WordPiece). Lower-casing follows
+/*  WordPiece from a tokenizer.json model (BERT's fast-tokenizer file):
+    vocab {token: id} with ids 0..n-1, BertNormalizer's lowercase /
+    strip_accents / handle_chinese_chars, "##" continuations. */
+static int
+load_wordpiece_json (enc_model *m, const char *path, json_t *root, char *err,
+                     size_t errlen)
+{
+    json_t *model = json_object_get (root, "model");
+    json_t *vocab = json_object_get (model, "vocab");
+    json_t *prefix = json_object_get (model, "continuing_subword_prefix");
+    if (!json_is_object (vocab) || json_object_size (vocab) == 0)
+        return ofr_errf (err, errlen, "%s: model.vocab must be a non-empty object "
+                         "{token: id}", path);
+    if (prefix && !json_is_null (prefix)
+        && (!json_is_string (prefix) || strcmp (json_string_value (prefix), "##") != 0))
+        return ofr_errf (err, errlen, "%s: model.continuing_subword_prefix must be \"##\"",
+                         path);
+    ofr_wordpiece_params wpp = ofr_wordpiece_default_params ();
+    json_t *norm = json_object_get (root, "normalizer");
+    json_t *v = json_object_get (norm, "type");
+    if (json_is_string (v) && strcmp (json_string_value (v), "BertNormalizer") == 0) {
+        if (json_is_boolean (v = json_object_get (norm, "lowercase")))
+            wpp.lowercase = json_is_true (v);
+        if (json_is_boolean (v = json_object_get (norm, "strip_accents")))
+            wpp.strip_accents = json_is_true (v);
+        if (json_is_boolean (v = json_object_get (norm, "handle_chinese_chars")))
+            wpp.tokenize_chinese_chars = json_is_true (v);
+    } else if (norm && !json_is_null (norm)) {
+        return ofr_errf (err, errlen, "%s: normalizer of a WordPiece model must be "
+                         "BertNormalizer", path);
+    }
+    if (json_is_integer (v = json_object_get (model, "max_input_chars_per_word")))
+        wpp.max_input_chars_per_word = (int) json_integer_value (v);
+    size_t n = json_object_size (vocab);
+    const char **tok = ofr_calloc (n, sizeof *tok);
+    if (!tok)
+        return ofr_errf (err, errlen, "%s: out of memory", path);
+    const char *key;
+    json_t *id;
+    int rc = 0;
+    json_object_foreach (vocab, key, id) {
+        if (!json_is_integer (id) || json_integer_value (id) < 0
+            || (size_t) json_integer_value (id) >= n) {
+            rc = ofr_errf (err, errlen, "%s: model.vocab[\"%s\"]: id must be an integer in "
+                           "[0, %zu)", path, key, n);
+            break;
+        }
+        size_t i = (size_t) json_integer_value (id);
+        if (tok[i]) {
+            rc = ofr_errf (err, errlen, "%s: model.vocab: id %zu given to \"%s\" and "
+                           "\"%s\"", path, i, tok[i], key);
+            break;
+        }
+        tok[i] = key;
+    }
+    if (rc == 0)
+        rc = ofr_wordpiece_load_tokens (path, tok, (int) n, &wpp, &m->wp, err, errlen);
+    free (tok);
+    return rc;
+}
+
+/*  dir/tokenizer.json: a Unigram model (ALBERT) or a WordPiece one (BERT). */
+static int
+load_tokenizer_json (enc_model *m, const char *path, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_load_file (path, 0, &je);
+    if (!root)
+        return je.line > 0 ? ofr_errf (err, errlen, "%s:%d: %s", path, je.line, je.text)
+                           : ofr_errf (err, errlen, "%s: %s", path, je.text);
+    json_t *t = json_object_get (json_object_get (root, "model"), "type");
+    const char *type = json_is_string (t) ? json_string_value (t) : "(none)";
+    int rc;
+    if (strcmp (type, "WordPiece") == 0) {
+        rc = load_wordpiece_json (m, path, root, err, errlen);
+    } else if (strcmp (type, "Unigram") == 0) {
+        json_decref (root);
+        root = NULL;                 /* unigram.c reads the file itself */
+        rc = ofr_unigram_load (path, &m->ug, err, errlen);
+        if (rc == 0 && (ofr_unigram_cls_id (m->ug) < 0 || ofr_unigram_sep_id (m->ug) < 0))
+            rc = ofr_errf (err, errlen, "%s: no [CLS]/[SEP] special tokens (post_processor "
+                           "or vocabulary)", path);
+        if (rc == 0) {
+            m->cls_id = ofr_unigram_cls_id (m->ug);
+            m->sep_id = ofr_unigram_sep_id (m->ug);
+        }
+    } else {
+        rc = ofr_errf (err, errlen, "%s: model.type \"%s\" is not supported (WordPiece, "
+                       "Unigram; byte-level BPE checkpoints run with token ids only)",
+                       path, type);
+    }
+    json_decref (root);
+    return rc;
+}
+
+/*  The tokenizer: dir/vocab.txt (WordPiece), else dir/tokenizer.json
+    (Unigram or WordPiece). For vocab.txt, lower-casing follows
     tokenizer_config.json's do_lower_case when present, else the uncased
-    default of the BERT checkpoints offramp trains. */
+    default of the BERT checkpoints offramp trains. The vocabulary must
+    have config.json's vocab_size entries. */
 static int
 load_tokenizer (enc_model *m, char *err, size_t errlen)
 {
-    ofr_buf p;
+    ofr_buf p, tj;
     ofr_buf_init (&p);
+    ofr_buf_init (&tj);
     ofr_buf_printf (&p, "%s/vocab.txt", m->dir);
-    if (p.oom)
+    ofr_buf_printf (&tj, "%s/tokenizer.json", m->dir);
+    if (p.oom || tj.oom) {
+        ofr_buf_free (&p);
+        ofr_buf_free (&tj);
         return ofr_errf (err, errlen, "out of memory");
-    ofr_wordpiece_params wpp = ofr_wordpiece_default_params ();
-    ofr_buf tc;
-    ofr_buf_init (&tc);
-    ofr_buf_printf (&tc, "%s/tokenizer_config.json", m->dir);
-    json_t *cfg = tc.oom ? NULL : json_load_file (tc.data, 0, NULL);
-    json_t *lower = cfg ? json_object_get (cfg, "do_lower_case") : NULL;
-    if (json_is_boolean (lower))
-        wpp.lowercase = json_is_true (lower);
-    json_decref (cfg);
-    ofr_buf_free (&tc);
+    }
     int rc = 0;
-    if (access (p.data, R_OK) != 0)
-        rc = ofr_errf (err, errlen, "model %s: %s: %s (offramp reads WordPiece vocab.txt; "
-                       "tokenizer.json-only checkpoints run with token ids only)",
-                       m->base.name, p.data, strerror (errno));
-    else
+    const char *used = p.data;
+    if (access (p.data, R_OK) == 0) {
+        ofr_wordpiece_params wpp = ofr_wordpiece_default_params ();
+        ofr_buf tc;
+        ofr_buf_init (&tc);
+        ofr_buf_printf (&tc, "%s/tokenizer_config.json", m->dir);
+        json_t *cfg = tc.oom ? NULL : json_load_file (tc.data, 0, NULL);
+        json_t *lower = cfg ? json_object_get (cfg, "do_lower_case") : NULL;
+        if (json_is_boolean (lower))
+            wpp.lowercase = json_is_true (lower);
+        json_decref (cfg);
+        ofr_buf_free (&tc);
         rc = ofr_wordpiece_load (p.data, &wpp, &m->wp, err, errlen);
-    if (rc == 0 && ofr_wordpiece_vocab_size (m->wp) != m->c.vocab_size)
+    } else if (access (tj.data, R_OK) == 0) {
+        used = tj.data;
+        rc = load_tokenizer_json (m, tj.data, err, errlen);
+    } else {
+        rc = ofr_errf (err, errlen, "model %s: no tokenizer: neither %s nor %s is readable "
+                       "(%s)", m->base.name, p.data, tj.data, strerror (errno));
+    }
+    int n = rc != 0 ? 0 : m->wp ? ofr_wordpiece_vocab_size (m->wp)
+                                : ofr_unigram_vocab_size (m->ug);
+    if (rc == 0 && n != m->c.vocab_size)
         rc = ofr_errf (err, errlen, "model %s: %s has %d tokens, config.json vocab_size is %d",
-                       m->base.name, p.data, ofr_wordpiece_vocab_size (m->wp), m->c.vocab_size);
+                       m->base.name, used, n, m->c.vocab_size);
     ofr_buf_free (&p);
+    ofr_buf_free (&tj);
     return rc;
 }
 

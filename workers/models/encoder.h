@@ -4,7 +4,8 @@
 
     Families (config.json "model_type"): bert, roberta, electra, albert,
     distilbert. A model directory holds config.json, model.safetensors (F32)
-    and vocab.txt (WordPiece). Numerics follow Hugging Face transformers'
+    and vocab.txt (WordPiece) or tokenizer.json (a Unigram model, as
+    ALBERT's, or a WordPiece one; workers/text/unigram.h). Numerics follow Hugging Face transformers'
     modules of the same names: post-LN blocks, exact (erf) GELU unless
     hidden_act says otherwise, attention scaled by 1/sqrt(head_dim).
 
@@ -68,7 +69,8 @@ typedef struct {
 int ofr_encoder_config_read (const char *dir, ofr_encoder_config *c,
                              char *err, size_t errlen);
 
-/* Open the checkpoint in `dir` (config.json, model.safetensors, vocab.txt).
+/* Open the checkpoint in `dir` (config.json, model.safetensors, vocab.txt
+   or else tokenizer.json, whose vocabulary must have vocab_size entries).
    On success *out is a new model (free with ofr_model_destroy); its
    ops->family is the model_type. Returns 0, or -1 with a message naming
    the file and the tensor or key at fault. */

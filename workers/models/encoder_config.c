@@ -94,7 +94,7 @@ get_bool (cfg_reader *r, const char *key, bool def, bool *out)
 static int
 parse_family (cfg_reader *r, ofr_encoder_config *c)
 {
-    const char *mt;
+    const char *mt = NULL;
     if (get_str (r, "model_type", NULL, &mt) != 0)
         return -1;
     if (!mt)
@@ -112,7 +112,7 @@ parse_family (cfg_reader *r, ofr_encoder_config *c)
 static int
 parse_act (cfg_reader *r, const char *key, const char *def, ofr_act *out)
 {
-    const char *name;
+    const char *name = NULL;
     if (get_str (r, key, def, &name) != 0)
         return -1;
     for (size_t i = 0; i < sizeof s_acts / sizeof s_acts[0]; i++)
@@ -148,7 +148,7 @@ parse_labels (cfg_reader *r, ofr_encoder_config *c)
                         ? (long long) json_object_size (id2label) : 2;
     if (get_int (r, "num_labels", def, 1, 100000, &c->num_labels) != 0)
         return -1;
-    const char *pt;
+    const char *pt = NULL;
     if (get_str (r, "problem_type", NULL, &pt) != 0)
         return -1;
     c->regression = c->num_labels == 1 || (pt && strcmp (pt, "regression") == 0);
@@ -192,7 +192,7 @@ parse_shapes (cfg_reader *r, ofr_encoder_config *c)
 static int
 parse_positions (cfg_reader *r, ofr_encoder_config *c)
 {
-    const char *pet;
+    const char *pet = NULL;
     if (get_str (r, "position_embedding_type", "absolute", &pet) != 0)
         return -1;
     if (strcmp (pet, "absolute") != 0)

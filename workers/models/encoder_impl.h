@@ -35,6 +35,7 @@ typedef struct {
 } enc_embeddings;
 
 struct ofr_wordpiece;
+struct ofr_unigram;
 
 typedef struct {
     ofr_model           base;
@@ -47,7 +48,9 @@ typedef struct {
     int                 n_blocks;
     enc_head           *heads;    /* [n_layers]                               */
     float              *owned;    /* packed QKV weights and biases, sinusoids */
-    struct ofr_wordpiece *wp;     /* NULL: ids-only model                     */
+    struct ofr_wordpiece *wp;     /* WordPiece (vocab.txt or tokenizer.json)  */
+    struct ofr_unigram   *ug;     /* or SentencePiece-unigram (tokenizer.json);
+                                     both NULL: ids-only model                */
     int32_t             cls_id, sep_id;
 } enc_model;
 

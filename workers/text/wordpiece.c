@@ -196,6 +196,60 @@ ofr_wordpiece_load (const char *vocab_path, const ofr_wordpiece_params *params,
     return 0;
 }
 
+int
+ofr_wordpiece_load_tokens (const char *origin, const char *const *tokens, int n,
+                           const ofr_wordpiece_params *params, ofr_wordpiece **out,
+                           char *err, size_t errlen)
+{
+    *out = NULL;
+    ofr_wordpiece_params p = params ? *params : ofr_wordpiece_default_params ();
+    if (p.max_input_chars_per_word < 1)
+        return ofr_errf (err, errlen, "%s: max_input_chars_per_word must be >= 1 (got %d)",
+                         origin, p.max_input_chars_per_word);
+    if (n < 1 || n > (1 << 30))
+        return ofr_errf (err, errlen, "%s: vocabulary of %d tokens", origin, n);
+    ofr_wordpiece *self = ofr_calloc (1, sizeof *self);
+    if (!self)
+        return ofr_errf (err, errlen, "%s: out of memory", origin);
+    self->params = p;
+    self->strip = p.strip_accents < 0 ? p.lowercase : p.strip_accents != 0;
+    size_t bytes = 1;
+    for (int i = 0; i < n; i++)
+        bytes += (tokens[i] ? strlen (tokens[i]) : 0) + 1;
+    self->n = n;
+    self->data = malloc (bytes);
+    self->tok = ofr_calloc ((size_t) n, sizeof *self->tok);
+    self->tok_len = ofr_calloc ((size_t) n, sizeof *self->tok_len);
+    int rc = 0;
+    if (!self->data || !self->tok || !self->tok_len)
+        rc = ofr_errf (err, errlen, "%s: out of memory", origin);
+    char *at = self->data;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        size_t len = tokens[i] ? strlen (tokens[i]) : 0, bad;
+        if (!tokens[i])
+            rc = ofr_errf (err, errlen, "%s: token %d is missing", origin, i);
+        else if (ofr_wp_utf8_check (tokens[i], len, &bad) != 0)
+            rc = ofr_errf (err, errlen, "%s: token %d: invalid UTF-8 at byte %zu", origin, i,
+                           bad + 1);
+        else {
+            memcpy (at, tokens[i], len + 1);
+            self->tok[i] = at;
+            self->tok_len[i] = len;
+            at += len + 1;
+        }
+    }
+    if (rc != 0 || build_index (self, origin, err, errlen) != 0
+        || special (self, "[UNK]", true, &self->unk, origin, err, errlen) != 0
+        || special (self, "[CLS]", true, &self->cls, origin, err, errlen) != 0
+        || special (self, "[SEP]", true, &self->sep, origin, err, errlen) != 0
+        || special (self, "[PAD]", false, &self->pad, origin, err, errlen) != 0) {
+        ofr_wordpiece_destroy (&self);
+        return -1;
+    }
+    *out = self;
+    return 0;
+}
+
 int ofr_wordpiece_vocab_size (const ofr_wordpiece *self) { return self->n; }
 int ofr_wordpiece_unk_id (const ofr_wordpiece *self) { return self->unk; }
 int ofr_wordpiece_cls_id (const ofr_wordpiece *self) { return self->cls; }

@@ -60,6 +60,14 @@ ofr_wordpiece_params ofr_wordpiece_default_params (void);
 int  ofr_wordpiece_load (const char *vocab_path, const ofr_wordpiece_params *params,
                          ofr_wordpiece **out, char *err, size_t errlen);
 
+/* Like ofr_wordpiece_load with the vocabulary given as tokens[0..n) (id =
+   index; the strings are copied), e.g. the model.vocab of a WordPiece
+   tokenizer.json. `origin` names the source in messages ("<origin>: token
+   <id>: ..."). Same rules for duplicates and special tokens. */
+int  ofr_wordpiece_load_tokens (const char *origin, const char *const *tokens, int n,
+                                const ofr_wordpiece_params *params, ofr_wordpiece **out,
+                                char *err, size_t errlen);
+
 /* Free the tokenizer and set *self to NULL. */
 void ofr_wordpiece_destroy (ofr_wordpiece **self);
 
