@@ -18,4 +18,6 @@ int ofr_cmd_import   (int argc, char **argv);   /* workers/models/cmd_import.c *
 int ofr_cmd_tui      (int argc, char **argv);   /* tui/cmd_tui.c          */
 int ofr_cmd_fit      (int argc, char **argv);   /* harness/cmd_fit.c      */
 
+int ofr_cmd_translate (int argc, char **argv);  /* workers/models/cmd_translate.c */
+
 #endif

@@ -28,6 +28,7 @@ static const command s_commands[] = {
     { "bench",    ofr_cmd_bench,    "measure the machine (sgemm peak, ...)" },
     { "generate", ofr_cmd_generate, "generate text with a decoder LM, optionally through a method" },
     { "import",   ofr_cmd_import,   "convert a PyTorch checkpoint (offline, python3-torch) to safetensors" },
+    { "translate", ofr_cmd_translate, "translate a file with a CTranslate2 encoder-decoder (greedy / beam)" },
     { NULL, NULL, NULL }
 };
 

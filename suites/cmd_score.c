@@ -3,7 +3,9 @@
     them. Files are read as sacreBLEU's command line reads them: UTF-8,
     lines split at '\n' only, each line rstrip()ed (sacrebleu.py:351-353,
     416-419 at v2.4.3). */
+#include "mt_lines.h"
 #include "mt_metrics.h"
+#include "mt_suites.h"
 #include "mt_text.h"
 #include "../common/ofr_common.h"
 #include "../common/ofr_paths.h"
@@ -15,36 +17,25 @@
 
 #define MAX_REFS 16
 
-/* Reference files of the data sets offramp ships suites for. */
-static const struct { const char *suite, *ref; } s_suite_refs[] = {
-    { "wmt22_en_de",    "translation/wmt22/generaltest2022.en-de.ref.A.de" },
-    { "wmt22_de_en",    "translation/wmt22/generaltest2022.de-en.ref.A.en" },
-    { "multi30k_en_de", "translation/multi30k/test_2016_flickr.de" },
-};
-
 typedef struct {
     const char   *hyp;
     const char   *refs[MAX_REFS];
     int           nrefs;
     const char   *suite;
+    const char   *split;
     const char   *data;
     bool          bleu, chrf, json;
     ofr_bleu_opts bopts;
     ofr_chrf_opts copts;
 } score_args;
 
-/* A text file as lines; each line is NUL terminated inside `data`. */
-typedef struct {
-    char   *data;
-    char  **line;
-    size_t  n;
-} lines;
+typedef ofr_mt_lines lines;
 
 static void
 usage (FILE *f)
 {
     fprintf (f,
-"usage: offramp score --hyp FILE (--ref FILE [--ref FILE ...] | --suite NAME)\n"
+"usage: offramp score --hyp FILE (--ref FILE [--ref FILE ...] | --suite NAME [--split S])\n"
 "                     [--metric bleu,chrf] [--tokenize 13a|none|intl]\n"
 "                     [--smooth exp|floor|add-k|none] [--smooth-value X]\n"
 "                     [--lowercase] [--effective-order] [--chrf-word-order N]\n"
@@ -58,6 +49,7 @@ usage (FILE *f)
 "  --ref FILE          reference; repeat for several references (max %d)\n"
 "  --suite NAME        take the reference of a shipped test set:\n"
 "                      wmt22_en_de, wmt22_de_en, multi30k_en_de\n"
+"  --split NAME        split of --suite (default test; multi30k: val, train)\n"
 "  --data DIR          data directory for --suite (default: $OFFRAMP_DATA,\n"
 "                      else data/ or ../shared/data near the binary or here)\n"
 "  --metric LIST       bleu, chrf, chrf++ (chrF with word 2-grams); default bleu,chrf\n"
@@ -129,6 +121,8 @@ parse_one (int argc, char **argv, int *i, score_args *a, char *err, size_t errle
         a->suite = v;
     else if (strcmp (opt, "--data") == 0)
         a->data = v;
+    else if (strcmp (opt, "--split") == 0)
+        a->split = v;
     else if (strcmp (opt, "--metric") == 0)
         return parse_metrics (v, a, err, errlen);
     else if (strcmp (opt, "--tokenize") == 0) {
@@ -178,60 +172,21 @@ parse_args (int argc, char **argv, score_args *a, char *err, size_t errlen)
     return 0;
 }
 
-static void
-lines_free (lines *l)
-{
-    free (l->data);
-    free (l->line);
-    memset (l, 0, sizeof *l);
-}
-
-/*  Python's text-mode iteration with newline='\n' (utils.py:244-252): a
-    final line without '\n' still counts; an empty file has no lines. */
-static int
-lines_read (const char *path, lines *l, char *err, size_t errlen)
-{
-    size_t size = 0, cap = 0;
-    memset (l, 0, sizeof *l);
-    if (ofr_read_file (path, &l->data, &size, err, errlen) != 0)
-        return -1;
-    for (size_t start = 0; start < size;) {
-        char *nl = memchr (l->data + start, '\n', size - start);
-        size_t len = nl ? (size_t) (nl - (l->data + start)) : size - start;
-        size_t bad;
-        if (ofr_utf8_check (l->data + start, len, &bad) != 0) {
-            bool nul = l->data[start + bad] == 0;
-            int rc = ofr_errf (err, errlen, "%s:%zu: %s at byte %zu of the line", path,
-                               l->n + 1, nul ? "NUL character" : "invalid UTF-8", bad + 1);
-            lines_free (l);
-            return rc;
-        }
-        if (ofr_grow ((void **) &l->line, &cap, l->n + 1, sizeof *l->line) != 0) {
-            lines_free (l);
-            return ofr_errf (err, errlen, "%s: out of memory", path);
-        }
-        l->data[start + ofr_utf8_rstrip_len (l->data + start, len)] = 0;
-        l->line[l->n++] = l->data + start;
-        start += len + 1;
-    }
-    return 0;
-}
-
+/* The reference file of a translation suite's split (suites/mt_suites.c). */
 static int
 find_suite_ref (const score_args *a, char **path, char *err, size_t errlen)
 {
-    const char *sub = NULL;
-    for (size_t i = 0; i < sizeof s_suite_refs / sizeof s_suite_refs[0]; i++)
-        if (strcmp (a->suite, s_suite_refs[i].suite) == 0)
-            sub = s_suite_refs[i].ref;
-    if (!sub)
-        return ofr_errf (err, errlen, "--suite: unknown suite '%s' "
-                         "(wmt22_en_de, wmt22_de_en, multi30k_en_de)", a->suite);
+    const char *subdir, *src, *ref;
+    if (ofr_mt_suite_files (a->suite, a->split, &subdir, &src, &ref, err, errlen) != 0)
+        return -1;
     char *search = a->data ? ofr_strdup (a->data) : ofr_default_data_path ();
-    if (!search)
-        return ofr_errf (err, errlen, "out of memory");
-    int rc = ofr_path_find (search, sub, path, err, errlen);
+    ofr_buf sub;
+    ofr_buf_init (&sub);
+    ofr_buf_printf (&sub, "%s/%s", subdir, ref);
+    int rc = search && !sub.oom ? ofr_path_find (search, sub.data, path, err, errlen)
+                                : ofr_errf (err, errlen, "out of memory");
     free (search);
+    ofr_buf_free (&sub);
     return rc;
 }
 
@@ -394,9 +349,9 @@ run (score_args *a, char *err, size_t errlen)
 {
     lines hyp = { 0 }, refs[MAX_REFS] = { { 0 } };
     sums *s = ofr_calloc (1, sizeof *s);
-    int rc = s ? lines_read (a->hyp, &hyp, err, errlen) : ofr_errf (err, errlen, "out of memory");
+    int rc = s ? ofr_mt_lines_read (a->hyp, &hyp, err, errlen) : ofr_errf (err, errlen, "out of memory");
     for (int k = 0; rc == 0 && k < a->nrefs; k++) {
-        rc = lines_read (a->refs[k], &refs[k], err, errlen);
+        rc = ofr_mt_lines_read (a->refs[k], &refs[k], err, errlen);
         if (rc == 0 && refs[k].n != hyp.n)
             rc = ofr_errf (err, errlen, "%s has %zu lines but %s has %zu lines",
                            a->hyp, hyp.n, a->refs[k], refs[k].n);
@@ -407,9 +362,9 @@ run (score_args *a, char *err, size_t errlen)
         print_json (a, s, hyp.n);
     else if (rc == 0)
         print_text (a, s);
-    lines_free (&hyp);
+    ofr_mt_lines_free (&hyp);
     for (int k = 0; k < a->nrefs; k++)
-        lines_free (&refs[k]);
+        ofr_mt_lines_free (&refs[k]);
     free (s);
     return rc;
 }

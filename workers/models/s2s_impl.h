@@ -1,0 +1,44 @@
+/*  s2s_impl.h -- internals shared by seq2seq_load.c and seq2seq.c. */
+#ifndef OFR_S2S_IMPL_H
+#define OFR_S2S_IMPL_H
+
+#include "seq2seq.h"
+#include "ct2.h"
+
+typedef struct { const float *g, *b; } s2s_ln;
+typedef struct { const float *w, *b; int out, in; } s2s_lin;   /* w [out][in] */
+
+typedef struct {
+    s2s_ln  sa_ln;  s2s_lin sa_qkv, sa_out;           /* self-attention      */
+    s2s_ln  ca_ln;  s2s_lin ca_q, ca_kv, ca_out;      /* decoder: cross-attn */
+    s2s_ln  ff_ln;  s2s_lin ff_in, ff_out;
+} s2s_layer;
+
+typedef struct {
+    char **tok;
+    int    n;
+} s2s_vocab;
+
+/* CTranslate2 ActivationType order (include/ctranslate2/ops/activation.h). */
+enum { S2S_RELU = 0, S2S_GELU_TANH = 1, S2S_SWISH = 2, S2S_GELU = 3 };
+
+struct ofr_seq2seq {
+    ofr_ct2     *ct2;
+    int          d, heads, dh, ffn, n_enc, n_dec;
+    int          activation;
+    float        eps, src_scale, tgt_scale;  /* embedding multipliers */
+    const float *src_emb, *tgt_emb;       /* [vocab][d]                     */
+    const float *src_pos, *tgt_pos;       /* learned [n][d] or NULL          */
+    int          n_src_pos, n_tgt_pos;
+    s2s_layer   *enc, *dec;
+    s2s_ln       enc_norm, dec_norm;
+    s2s_lin      proj;
+    s2s_vocab    src, tgt;
+    int          src_unk, src_bos, src_eos, bos, eos;
+    bool         add_src_bos, add_src_eos;
+    size_t       params;
+};
+
+int  ofr_s2s_load_weights (ofr_seq2seq *m, char *err, size_t errlen);   /* seq2seq_load.c */
+
+#endif

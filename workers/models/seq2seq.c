@@ -1,0 +1,356 @@
+/*  seq2seq.c -- encoder-decoder inference, one decoder layer at a time
+    (see seq2seq.h). The computation follows CTranslate2's pre-norm
+    Transformer (src/layers/transformer.cc, attention.cc, common.cc):
+        x = emb[tok] * scale + pos[p]
+        x += SelfAttn (LN (x));  x += CrossAttn (LN (x), memory);  x += FFN (LN (x))
+        logits = Proj (LN_final (x))
+    with fused [Q;K;V] (self) and [K;V] (cross) projections, queries scaled
+    by 1/sqrt(head_dim), and sinusoidal positions: row p is
+    concat (sin ((p+1) * t_j), cos ((p+1) * t_j)), t_j = exp (-j log(1e4) /
+    (d/2 - 1)), j < d/2 (generate_sinusoidal_position_encoding). */
+#include "s2s_impl.h"
+#include "../engine/ops.h"
+#include "../../common/ofr_common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ofr_s2s_state {
+    const ofr_seq2seq *m;
+    int    rows, max_src, max_tgt, n_src, mrow;   /* mrow = max(rows, max_src) */
+    float *pos;          /* [max(max_src, max_tgt)][d] sinusoids (or NULL)   */
+    float *mem;          /* [max_src][d] encoder output                       */
+    float *xkv;          /* [n_dec][max_src][2d] cross-attention K|V         */
+    float *kc, *vc;      /* [n_dec][rows][max_tgt][d] self-attention caches  */
+    float *kc2, *vc2;    /* reorder targets (swapped with kc/vc)             */
+    float *x, *x2;       /* [rows][d] hidden state (x2: reorder target)      */
+    int   *len, *len2;   /* [rows] positions held                            */
+    float *logits, *lbuf; /* [rows][vocab] per row; lbuf: sgemm output        */
+    float *xb, *hb, *big, *ctx, *tmp, *scores;    /* scratch                 */
+};
+
+static void
+sinusoids (float *pos, int n, int d)
+{
+    int half = d / 2;
+    float inc = logf (10000.f) / (float) (half - 1);
+    for (int p = 0; p < n; p++)
+        for (int j = 0; j < half; j++) {
+            float t = (float) (p + 1) * expf (-inc * (float) j);
+            pos[(size_t) p * d + j] = sinf (t);
+            pos[(size_t) p * d + half + j] = cosf (t);
+        }
+}
+
+void
+ofr_s2s_state_destroy (ofr_s2s_state **sp)
+{
+    if (!sp || !*sp)
+        return;
+    ofr_s2s_state *s = *sp;
+    float *bufs[] = { s->pos, s->mem, s->xkv, s->kc, s->vc, s->kc2, s->vc2, s->x, s->x2,
+                      s->logits, s->lbuf, s->xb, s->hb, s->big, s->ctx, s->tmp, s->scores };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free (bufs[i]);
+    free (s->len);
+    free (s->len2);
+    free (s);
+    *sp = NULL;
+}
+
+static float *
+fl (size_t a, size_t b, bool *oom)
+{
+    float *p = ofr_calloc (a ? a : 1, (b ? b : 1) * sizeof (float));
+    *oom |= !p;
+    return p;
+}
+
+int
+ofr_s2s_state_new (const ofr_seq2seq *m, int rows, int max_src, int max_tgt,
+                   ofr_s2s_state **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (rows < 1 || rows > 4096 || max_src < 1 || max_src > 65536 || max_tgt < 1 || max_tgt > 65536)
+        return ofr_errf (err, errlen, "seq2seq state: bad sizes (rows %d, source %d, target %d)",
+                         rows, max_src, max_tgt);
+    if ((m->src_pos && max_src > m->n_src_pos) || (m->tgt_pos && max_tgt > m->n_tgt_pos))
+        return ofr_errf (err, errlen, "seq2seq state: the model has learned positions for "
+                         "%d source / %d target tokens only", m->n_src_pos, m->n_tgt_pos);
+    ofr_s2s_state *s = ofr_calloc (1, sizeof *s);
+    if (!s)
+        return ofr_errf (err, errlen, "seq2seq state: out of memory");
+    size_t d = (size_t) m->d, L = (size_t) m->n_dec, R = (size_t) rows, T = (size_t) max_tgt;
+    size_t S = (size_t) max_src, P = S > T ? S : T, M = R > S ? R : S;
+    size_t wide = (size_t) (m->ffn > 3 * m->d ? m->ffn : 3 * m->d);
+    bool oom = false;
+    *s = (ofr_s2s_state) { .m = m, .rows = rows, .max_src = max_src, .max_tgt = max_tgt,
+                           .mrow = (int) M };
+    s->pos = fl (P, d, &oom);
+    s->mem = fl (S, d, &oom);
+    s->xkv = fl (L * S, 2 * d, &oom);
+    s->kc = fl (L * R * T, d, &oom);
+    s->vc = fl (L * R * T, d, &oom);
+    s->kc2 = fl (L * R * T, d, &oom);
+    s->vc2 = fl (L * R * T, d, &oom);
+    s->x = fl (R, d, &oom);
+    s->x2 = fl (R, d, &oom);
+    s->logits = fl (R, (size_t) m->tgt.n, &oom);
+    s->lbuf = fl (R, (size_t) m->tgt.n, &oom);
+    s->xb = fl (M, d, &oom);
+    s->hb = fl (M, d, &oom);
+    s->big = fl (M, wide, &oom);
+    s->ctx = fl (M, d, &oom);
+    s->tmp = fl (M, d, &oom);
+    s->scores = fl (S, P, &oom);     /* encoder: S x S; decoder: 1 x max(S, T) */
+    s->len = ofr_calloc (R, sizeof *s->len);
+    s->len2 = ofr_calloc (R, sizeof *s->len2);
+    if (oom || !s->len || !s->len2) {
+        ofr_s2s_state_destroy (&s);
+        return ofr_errf (err, errlen, "seq2seq state: out of memory (%d rows x %d positions)",
+                         rows, max_tgt);
+    }
+    sinusoids (s->pos, (int) P, m->d);
+    *out = s;
+    return 0;
+}
+
+int ofr_s2s_rows (const ofr_s2s_state *s) { return s->rows; }
+const ofr_seq2seq *ofr_s2s_model (const ofr_s2s_state *s) { return s->m; }
+int ofr_s2s_max_tgt (const ofr_s2s_state *s) { return s->max_tgt; }
+int ofr_s2s_length (const ofr_s2s_state *s, int row) { return row >= 0 && row < s->rows ? s->len[row] : -1; }
+
+const float *
+ofr_s2s_logits (const ofr_s2s_state *s, int row)
+{
+    return row >= 0 && row < s->rows ? s->logits + (size_t) row * s->m->tgt.n : NULL;
+}
+
+/*  Multi-head attention of tq queries (row stride ldq) over tk keys and
+    values (stride ldkv), no mask: out[tq][ldo]. Two sgemms per head. */
+static void
+attend (const ofr_seq2seq *m, const float *q, int ldq, const float *k, const float *v,
+        int ldkv, int tq, int tk, float *out, int ldo, float *scores)
+{
+    float scale = 1.0f / sqrtf ((float) m->dh);
+    for (int h = 0; h < m->heads; h++) {
+        int o = h * m->dh;
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, m->dh, scale,
+                     q + o, ldq, k + o, ldkv, 0.0f, scores, tk);
+        for (int i = 0; i < tq; i++)
+            ofr_softmax (scores + (size_t) i * tk, tk);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, m->dh, tk, 1.0f,
+                     scores, tk, v + o, ldkv, 0.0f, out + o, ldo);
+    }
+}
+
+static void
+activate (const ofr_seq2seq *m, float *x, size_t n)
+{
+    switch (m->activation) {
+    case S2S_GELU_TANH: ofr_gelu_tanh (x, n); break;
+    case S2S_SWISH:     ofr_silu (x, n); break;
+    case S2S_GELU:      ofr_gelu (x, n); break;
+    default:
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] > 0 ? x[i] : 0;
+    }
+}
+
+static void
+add (float *x, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+/* x[n][d] += FFN (LN (x)). */
+static void
+ffn (ofr_s2s_state *s, const s2s_layer *L, float *x, int n)
+{
+    const ofr_seq2seq *m = s->m;
+    ofr_layernorm (x, s->hb, n, m->d, L->ff_ln.g, L->ff_ln.b, m->eps);
+    ofr_matmul (s->hb, L->ff_in.w, L->ff_in.b, s->big, n, m->ffn, m->d);
+    activate (m, s->big, (size_t) n * m->ffn);
+    ofr_matmul (s->big, L->ff_out.w, L->ff_out.b, s->tmp, n, m->d, m->ffn);
+    add (x, s->tmp, (size_t) n * m->d);
+}
+
+static void
+embed (const float *emb, float scale, const float *pos, int tok, int p, int d, float *x)
+{
+    const float *e = emb + (size_t) tok * d, *q = pos + (size_t) p * d;
+    for (int j = 0; j < d; j++)
+        x[j] = e[j] * scale + q[j];
+}
+
+int
+ofr_s2s_encode (ofr_s2s_state *s, const int *src, int n, char *err, size_t errlen)
+{
+    const ofr_seq2seq *m = s->m;
+    int d = m->d;
+    if (n < 1 || n > s->max_src)
+        return ofr_errf (err, errlen, "source has %d tokens; this model state takes 1..%d",
+                         n, s->max_src);
+    float *x = s->mem;
+    for (int i = 0; i < n; i++) {
+        if (src[i] < 0 || src[i] >= m->src.n)
+            return ofr_errf (err, errlen, "source token %d: id %d out of range", i, src[i]);
+        embed (m->src_emb, m->src_scale, m->src_pos ? m->src_pos : s->pos, src[i], i, d,
+               x + (size_t) i * d);
+    }
+    for (int l = 0; l < m->n_enc; l++) {
+        const s2s_layer *L = &m->enc[l];
+        ofr_layernorm (x, s->hb, n, d, L->sa_ln.g, L->sa_ln.b, m->eps);
+        ofr_matmul (s->hb, L->sa_qkv.w, L->sa_qkv.b, s->big, n, 3 * d, d);
+        attend (m, s->big, 3 * d, s->big + d, s->big + 2 * d, 3 * d, n, n, s->ctx, d, s->scores);
+        ofr_matmul (s->ctx, L->sa_out.w, L->sa_out.b, s->tmp, n, d, d);
+        add (x, s->tmp, (size_t) n * d);
+        ffn (s, L, x, n);
+    }
+    ofr_layernorm (x, x, n, d, m->enc_norm.g, m->enc_norm.b, m->eps);
+    /* Cross-attention keys and values depend on the source only: once. */
+    for (int l = 0; l < m->n_dec; l++)
+        ofr_matmul (x, m->dec[l].ca_kv.w, m->dec[l].ca_kv.b,
+                    s->xkv + (size_t) l * s->max_src * 2 * d, n, 2 * d, d);
+    s->n_src = n;
+    memset (s->len, 0, (size_t) s->rows * sizeof *s->len);
+    return 0;
+}
+
+static int
+check_rows (const ofr_s2s_state *s, const int *rows, int n, bool in_flight,
+            char *err, size_t errlen)
+{
+    if (n < 0 || n > s->rows)
+        return ofr_errf (err, errlen, "%d rows for a state of %d", n, s->rows);
+    if (s->n_src == 0)
+        return ofr_errf (err, errlen, "no source encoded yet (call ofr_s2s_encode)");
+    for (int i = 0; i < n; i++) {
+        if (rows[i] < 0 || rows[i] >= s->rows)
+            return ofr_errf (err, errlen, "row %d out of range 0..%d", rows[i], s->rows - 1);
+        if (in_flight && s->len[rows[i]] == 0)
+            return ofr_errf (err, errlen, "row %d has no token in flight", rows[i]);
+    }
+    return 0;
+}
+
+int
+ofr_s2s_begin (ofr_s2s_state *s, const int *rows, const int *tokens, int n,
+               char *err, size_t errlen)
+{
+    const ofr_seq2seq *m = s->m;
+    if (check_rows (s, rows, n, false, err, errlen) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int r = rows[i];
+        if (tokens[i] < 0 || tokens[i] >= m->tgt.n)
+            return ofr_errf (err, errlen, "row %d: target id %d out of range", r, tokens[i]);
+        if (s->len[r] >= s->max_tgt)
+            return ofr_errf (err, errlen, "row %d is full (%d positions)", r, s->max_tgt);
+        embed (m->tgt_emb, m->tgt_scale, m->tgt_pos ? m->tgt_pos : s->pos, tokens[i],
+               s->len[r], m->d, s->x + (size_t) r * m->d);
+        s->len[r]++;
+    }
+    return 0;
+}
+
+static void
+gather (const ofr_s2s_state *s, const int *rows, int n, float *xb)
+{
+    for (int i = 0; i < n; i++)
+        memcpy (xb + (size_t) i * s->m->d, s->x + (size_t) rows[i] * s->m->d,
+                (size_t) s->m->d * sizeof *xb);
+}
+
+int
+ofr_s2s_layer (ofr_s2s_state *s, int l, const int *rows, int n, char *err, size_t errlen)
+{
+    const ofr_seq2seq *m = s->m;
+    int d = m->d;
+    if (l < 0 || l >= m->n_dec)
+        return ofr_errf (err, errlen, "decoder layer %d out of range 0..%d", l, m->n_dec - 1);
+    if (check_rows (s, rows, n, true, err, errlen) != 0)
+        return -1;
+    const s2s_layer *L = &m->dec[l];
+    float *xb = s->xb;
+    gather (s, rows, n, xb);
+    /* Self-attention over the row's own cache, the new position included. */
+    ofr_layernorm (xb, s->hb, n, d, L->sa_ln.g, L->sa_ln.b, m->eps);
+    ofr_matmul (s->hb, L->sa_qkv.w, L->sa_qkv.b, s->big, n, 3 * d, d);
+    for (int i = 0; i < n; i++) {
+        int r = rows[i], t = s->len[r] - 1;
+        size_t base = ((size_t) l * s->rows + (size_t) r) * s->max_tgt * d;
+        const float *qkv = s->big + (size_t) i * 3 * d;
+        memcpy (s->kc + base + (size_t) t * d, qkv + d, (size_t) d * sizeof (float));
+        memcpy (s->vc + base + (size_t) t * d, qkv + 2 * d, (size_t) d * sizeof (float));
+        attend (m, qkv, 3 * d, s->kc + base, s->vc + base, d, 1, t + 1,
+                s->ctx + (size_t) i * d, d, s->scores);
+    }
+    ofr_matmul (s->ctx, L->sa_out.w, L->sa_out.b, s->tmp, n, d, d);
+    add (xb, s->tmp, (size_t) n * d);
+    /* Cross-attention over the cached encoder keys / values. */
+    const float *kv = s->xkv + (size_t) l * s->max_src * 2 * d;
+    ofr_layernorm (xb, s->hb, n, d, L->ca_ln.g, L->ca_ln.b, m->eps);
+    ofr_matmul (s->hb, L->ca_q.w, L->ca_q.b, s->big, n, d, d);
+    for (int i = 0; i < n; i++)
+        attend (m, s->big + (size_t) i * d, d, kv, kv + d, 2 * d, 1, s->n_src,
+                s->ctx + (size_t) i * d, d, s->scores);
+    ofr_matmul (s->ctx, L->ca_out.w, L->ca_out.b, s->tmp, n, d, d);
+    add (xb, s->tmp, (size_t) n * d);
+    ffn (s, L, xb, n);
+    for (int i = 0; i < n; i++)
+        memcpy (s->x + (size_t) rows[i] * d, xb + (size_t) i * d, (size_t) d * sizeof (float));
+    return 0;
+}
+
+int
+ofr_s2s_head (ofr_s2s_state *s, const int *rows, int n, char *err, size_t errlen)
+{
+    const ofr_seq2seq *m = s->m;
+    if (check_rows (s, rows, n, true, err, errlen) != 0)
+        return -1;
+    gather (s, rows, n, s->xb);
+    ofr_layernorm (s->xb, s->hb, n, m->d, m->dec_norm.g, m->dec_norm.b, m->eps);
+    /* One sgemm for all rows, then scatter: logits rows are per row index. */
+    size_t V = (size_t) m->tgt.n;
+    ofr_matmul (s->hb, m->proj.w, m->proj.b, s->lbuf, n, (int) V, m->d);
+    for (int i = 0; i < n; i++)
+        memcpy (s->logits + (size_t) rows[i] * V, s->lbuf + (size_t) i * V, V * sizeof (float));
+    return 0;
+}
+
+int
+ofr_s2s_reorder (ofr_s2s_state *s, const int *parents, int n, char *err, size_t errlen)
+{
+    const ofr_seq2seq *m = s->m;
+    size_t d = (size_t) m->d, T = (size_t) s->max_tgt;
+    if (n < 0 || n > s->rows)
+        return ofr_errf (err, errlen, "reorder: %d rows for a state of %d", n, s->rows);
+    for (int i = 0; i < n; i++)
+        if (parents[i] < 0 || parents[i] >= s->rows)
+            return ofr_errf (err, errlen, "reorder: parent %d out of range", parents[i]);
+    for (int i = 0; i < n; i++) {
+        int p = parents[i];
+        size_t used = (size_t) s->len[p] * d * sizeof (float);
+        for (int l = 0; l < m->n_dec; l++) {
+            size_t dst = ((size_t) l * s->rows + (size_t) i) * T * d;
+            size_t src = ((size_t) l * s->rows + (size_t) p) * T * d;
+            memcpy (s->kc2 + dst, s->kc + src, used);
+            memcpy (s->vc2 + dst, s->vc + src, used);
+        }
+        memcpy (s->x2 + (size_t) i * d, s->x + (size_t) p * d, d * sizeof (float));
+        s->len2[i] = s->len[p];
+    }
+    /* Rows >= n keep nothing: they are free for the caller. */
+    for (int i = n; i < s->rows; i++)
+        s->len2[i] = 0;
+    float *t;
+    t = s->kc; s->kc = s->kc2; s->kc2 = t;
+    t = s->vc; s->vc = s->vc2; s->vc2 = t;
+    t = s->x; s->x = s->x2; s->x2 = t;
+    int *li = s->len; s->len = s->len2; s->len2 = li;
+    return 0;
+}
