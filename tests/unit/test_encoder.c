@@ -12,7 +12,10 @@
                          tests/ref/unigram_ref.py) and a WordPiece
                          tokenizer.json (same ids as vocab.txt); broken
                          checkpoints and tokenizer set-ups. Exits 77
-                         without torch. */
+                         without torch.
+    test_encoder bpe     a RoBERTa checkpoint and byte-level BPE
+                         tokenizer.json from tests/ref/bpe_bytes_ref.py
+                         (no torch): text gives the reference ids. */
 #include "workers/models/encoder.h"
 #include "workers/models/bf16_gemm.h"
 #include "common/ofr_common.h"
@@ -585,12 +588,13 @@ text_vs_ids (ofr_model *mt, const ofr_example *ex, ofr_model *mi, const int32_t 
     return d;
 }
 
-/* albert_tj: a unigram tokenizer.json; the ids are unigram_ref.py's. */
+/* albert_tj: a unigram tokenizer.json; the ids are unigram_ref.py's.
+   roberta_bpe: a byte-level BPE one; the ids are bpe_bytes_ref.py's. */
 static void
-check_unigram_text (const char *root)
+check_text_cases (const char *root, const char *name, const char *what)
 {
     char dir[512], path[600], err[OFR_ERRLEN];
-    snprintf (dir, sizeof dir, "%s/albert_tj", root);
+    snprintf (dir, sizeof dir, "%s/%s", root, name);
     ofr_model *m = NULL, *mi = NULL;
     if (ofr_encoder_open (dir, &m, err, sizeof err) != 0
         || ofr_encoder_open_ids (dir, &mi, err, sizeof err) != 0) {
@@ -628,14 +632,14 @@ check_unigram_text (const char *root)
         ofr_example ex = { .id = "t", .text_a = a, .text_b = pair ? b : NULL, .label = -1 };
         int got;
         double d = text_vs_ids (m, &ex, mi, ids, types, len, &got);
-        CHECK (got == len && d == 0, "albert_tj case %d '%s' / '%s': %d tokens (want %d), "
-               "embedding diff %g", n + 1, a, pair ? b : "-", got, len, d);
+        CHECK (got == len && d == 0, "%s case %d '%s' / '%s': %d tokens (want %d), "
+               "embedding diff %g", name, n + 1, a, pair ? b : "-", got, len, d);
         n++;
     }
     if (f)
         fclose (f);
     CHECK (n >= 8, "only %d text cases", n);
-    printf ("  albert_tj  unigram tokenizer.json: %d texts encoded as the reference\n", n);
+    printf ("  %-10s %s tokenizer.json: %d texts encoded as the reference\n", name, what, n);
     m->ops->destroy (m);
     mi->ops->destroy (mi);
 }
@@ -764,9 +768,37 @@ run_torch (void)
     };
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++)
         check_family (tmp, fams[i][0], fams[i][1]);
-    check_unigram_text (tmp);
+    check_text_cases (tmp, "albert_tj", "unigram");
     check_wordpiece_json_text (tmp);
     check_bad_checkpoints (tmp);
+    rm_tree (tmp);
+    return 0;
+}
+
+/* `bpe`: a RoBERTa checkpoint with random weights and a byte-level BPE
+   tokenizer.json, both written by tests/ref/bpe_bytes_ref.py (plain
+   python3, no torch): text rows embed exactly as the reference ids. */
+static int
+run_bpe (void)
+{
+    if (access (PYTHON, X_OK) != 0) {
+        printf ("SKIP: no %s\n", PYTHON);
+        return 77;
+    }
+    const char *src = getenv ("OFR_SOURCE_DIR");
+    char tmp[] = "/tmp/ofr_encoder_bpe_XXXXXX", cmd[1024];
+    if (!mkdtemp (tmp)) {
+        fprintf (stderr, "mkdtemp: %s\n", strerror (errno));
+        return 1;
+    }
+    snprintf (cmd, sizeof cmd, "%s %s/tests/ref/bpe_bytes_ref.py %s", PYTHON,
+              src ? src : ".", tmp);
+    if (system (cmd) != 0) {
+        fprintf (stderr, "FAIL: %s\n", cmd);
+        rm_tree (tmp);
+        return 1;
+    }
+    check_text_cases (tmp, "roberta_bpe", "byte-level BPE");
     rm_tree (tmp);
     return 0;
 }
@@ -783,8 +815,14 @@ main (int argc, char **argv)
         int rc = run_torch ();
         if (rc == 77)
             return 77;
+    } else if (strcmp (mode, "bpe") == 0) {
+        int rc = run_bpe ();
+        if (rc == 77)
+            return 77;
+        if (rc != 0)
+            return rc;
     } else {
-        fprintf (stderr, "usage: test_encoder flops|torch\n");
+        fprintf (stderr, "usage: test_encoder flops|torch|bpe\n");
         return 2;
     }
     if (s_fail) {

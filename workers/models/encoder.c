@@ -4,6 +4,7 @@
 #include "../../common/ofr_common.h"
 #include "../../plugins/offramp_plugin.h"
 
+#include "../text/bpe_bytes.h"
 #include "../text/unigram.h"
 #include "../text/wordpiece.h"
 
@@ -258,7 +259,7 @@ enc_batch_begin (ofr_model *base, const ofr_example *ex, int n, ofr_mbatch **out
                  char *err, size_t errlen)
 {
     enc_model *m = (enc_model *) base;
-    if (!m->wp && !m->ug)
+    if (!m->wp && !m->ug && !m->bpe)
         return ofr_errf (err, errlen, "model %s: opened without a tokenizer", base->name);
     if (n <= 0)
         return ofr_errf (err, errlen, "model %s: empty batch", base->name);
@@ -288,8 +289,10 @@ enc_batch_begin (ofr_model *base, const ofr_example *ex, int n, ofr_mbatch **out
             t += (size_t) len;
             continue;
         }
-        if (ofr_wordpiece_encode (m->wp, ex[i].text_a, ex[i].text_b, m->c.max_tokens,
-                                  &enc, err, errlen) != 0)
+        if (m->bpe ? ofr_bpe_bytes_encode_pair (m->bpe, ex[i].text_a, ex[i].text_b,
+                                                m->c.max_tokens, &enc, err, errlen) != 0
+                   : ofr_wordpiece_encode (m->wp, ex[i].text_a, ex[i].text_b,
+                                           m->c.max_tokens, &enc, err, errlen) != 0)
             goto out;
         memcpy (ids + t, enc.ids, (size_t) enc.len * sizeof *ids);
         memcpy (types + t, enc.type_ids, (size_t) enc.len * sizeof *types);
@@ -529,6 +532,7 @@ enc_destroy (ofr_model *base)
     enc_free_weights (m);
     ofr_wordpiece_destroy (&m->wp);
     ofr_unigram_destroy (&m->ug);
+    ofr_bpe_bytes_destroy (&m->bpe);
     free (m->dir);
     free (m->base.name);
     free (m);
@@ -686,7 +690,8 @@ load_wordpiece_json (enc_model *m, const char *path, json_t *root, char *err,
     return rc;
 }
 
-/*  dir/tokenizer.json: a Unigram model (ALBERT) or a WordPiece one (BERT). */
+/*  dir/tokenizer.json: a Unigram model (ALBERT), a WordPiece one (BERT) or
+    a byte-level BPE one (RoBERTa: <s> a </s></s> b </s>). */
 static int
 load_tokenizer_json (enc_model *m, const char *path, char *err, size_t errlen)
 {
@@ -711,17 +716,29 @@ load_tokenizer_json (enc_model *m, const char *path, char *err, size_t errlen)
             m->cls_id = ofr_unigram_cls_id (m->ug);
             m->sep_id = ofr_unigram_sep_id (m->ug);
         }
+    } else if (strcmp (type, "BPE") == 0 && m->c.family == OFR_ENC_ROBERTA) {
+        json_decref (root);
+        root = NULL;                 /* bpe_bytes.c reads the file itself */
+        rc = ofr_bpe_bytes_load (path, &m->bpe, err, errlen);
+        if (rc == 0 && (ofr_bpe_bytes_cls_id (m->bpe) < 0 || ofr_bpe_bytes_sep_id (m->bpe) < 0))
+            rc = ofr_errf (err, errlen, "%s: no <s>/</s> special tokens (post_processor "
+                           "RobertaProcessing)", path);
+        if (rc == 0) {
+            m->cls_id = ofr_bpe_bytes_cls_id (m->bpe);
+            m->sep_id = ofr_bpe_bytes_sep_id (m->bpe);
+        }
     } else {
-        rc = ofr_errf (err, errlen, "%s: model.type \"%s\" is not supported (WordPiece, "
-                       "Unigram; byte-level BPE checkpoints run with token ids only)",
-                       path, type);
+        rc = ofr_errf (err, errlen, "%s: model.type \"%s\" is not supported for model_type "
+                       "%s (WordPiece, Unigram; byte-level BPE for roberta; other BPE "
+                       "checkpoints run with token ids only)", path, type,
+                       s_family_names[m->c.family]);
     }
     json_decref (root);
     return rc;
 }
 
 /*  The tokenizer: dir/vocab.txt (WordPiece), else dir/tokenizer.json
-    (Unigram or WordPiece). For vocab.txt, lower-casing follows
+    (Unigram, WordPiece, or byte-level BPE for roberta). For vocab.txt, lower-casing follows
     tokenizer_config.json's do_lower_case when present, else the uncased
     default of the BERT checkpoints offramp trains. The vocabulary must
     have config.json's vocab_size entries. */
@@ -760,7 +777,8 @@ load_tokenizer (enc_model *m, char *err, size_t errlen)
                        "(%s)", m->base.name, p.data, tj.data, strerror (errno));
     }
     int n = rc != 0 ? 0 : m->wp ? ofr_wordpiece_vocab_size (m->wp)
-                                : ofr_unigram_vocab_size (m->ug);
+                      : m->ug ? ofr_unigram_vocab_size (m->ug)
+                              : ofr_bpe_bytes_vocab_size (m->bpe);
     if (rc == 0 && n != m->c.vocab_size)
         rc = ofr_errf (err, errlen, "model %s: %s has %d tokens, config.json vocab_size is %d",
                        m->base.name, used, n, m->c.vocab_size);

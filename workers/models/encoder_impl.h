@@ -36,6 +36,7 @@ typedef struct {
 
 struct ofr_wordpiece;
 struct ofr_unigram;
+struct ofr_bpe_bytes;
 
 typedef struct {
     ofr_model           base;
@@ -50,7 +51,8 @@ typedef struct {
     float              *owned;    /* packed QKV weights and biases, sinusoids */
     struct ofr_wordpiece *wp;     /* WordPiece (vocab.txt or tokenizer.json)  */
     struct ofr_unigram   *ug;     /* or SentencePiece-unigram (tokenizer.json);
-                                     both NULL: ids-only model                */
+                                     all NULL: ids-only model                 */
+    struct ofr_bpe_bytes *bpe;    /* or byte-level BPE (roberta tokenizer.json) */
     int32_t             cls_id, sep_id;
 } enc_model;
 
