@@ -51,7 +51,7 @@ static bool
 evaluated_split (const ofr_suite_class *sc, const char *split)
 {
     return strcmp (split, "dev") == 0 || strcmp (split, "test") == 0
-        || strcmp (split, "validation") == 0
+        || strcmp (split, "validation") == 0 || strcmp (split, "eval") == 0
         || (sc->default_split && strcmp (split, sc->default_split) == 0);
 }
 

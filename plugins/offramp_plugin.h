@@ -1,4 +1,4 @@
-/*  offramp_plugin.h -- THE plugin ABI of offramp (v1.1).
+/*  offramp_plugin.h -- THE plugin ABI of offramp (v1.2).
 
     A method plugin is one C file compiled into a shared object that exports a
     single symbol:
@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define OFR_ABI_MAJOR 1
-#define OFR_ABI_MINOR 1
+#define OFR_ABI_MINOR 2
 
 #define OFR_ENTRY_SYMBOL "ofr_method_entry"
 
@@ -159,7 +159,10 @@ typedef struct ofr_host {
        `layer` (0-based, <= the layer just run). Returns a host-owned array of
        `n_outputs * *n_positions` floats (softmax probabilities; positions = 1
        for classifiers and tokens, pixels for CNNs), valid until the next host
-       call for this batch, or NULL on error. Charged to the row's FLOPs. */
+       call for this batch, or NULL on error. Charged to the row's FLOPs.
+       (CNNs: batch->n_outputs is already classes x pixels, the array is
+       [class][pixel] with n_outputs floats in all and *n_positions = pixels,
+       so classes = n_outputs / *n_positions.) */
     const float *(*exit_probs)(void *host_ctx, int i, int layer, int *n_positions);
 
     /* Current hidden state of active row i (last token for decoders). Host
@@ -223,6 +226,36 @@ typedef struct ofr_host {
        that row and layer returns these. The plugin charges its own module.
        Returns 0 or -1. */
     int (*set_exit_probs)(void *host_ctx, int i, int layer, const float *probs);
+
+    /* v1.2 ---------------------------------------------------------------- */
+
+    /* Oracles only (OFR_METHOD_ORACLE; -1 otherwise): score a configuration
+       of active row i without running it on the row: the layers with
+       skip[l] != 0 (skip has n_layers entries, NULL = none) skipped, exit
+       after exit_layer. Writes the suite's per-example statistics for that
+       prediction (n_stats doubles: for camvid the image's 12x12 confusion
+       matrix against its ground truth) into stats[0..max_stats) and returns
+       how many, or -1. Runs on scratch state, free of charge; trying exits
+       of one skip pattern in increasing order reuses the computation.
+       Dense-prediction models (OFR_KIND_CNN) only. */
+    int (*oracle_try)(void *host_ctx, int i, const uint8_t *skip, int exit_layer,
+                      double *stats, int max_stats);
+
+    /* Decoders (OFR_KIND_DECODER). A batch is one attempt at its rows'
+       sequences: begin, then per token position (batch->step) the layer
+       calls, then end. The two below are for oracles only (-1 otherwise)
+       and are called from end(). */
+
+    /* Whether row i's attempt that just ended produced the full model's
+       output (generation: the same tokens; scoring: the full model's argmax
+       at every scored position): 1 yes, 0 no, -1 unknown. */
+    int (*sequence_agrees)(void *host_ctx, int i);
+
+    /* Discard row i's attempt and run its sequence again (a new begin ..
+       end with the same row ids) once end() returns. The discarded
+       attempts' FLOPs are reported as search cost, apart from the row's.
+       Returns the attempts made so far, or -1 (too many: 4096). */
+    int (*retry_sequence)(void *host_ctx, int i);
 } ofr_host;
 
 /* ---- The method descriptor ------------------------------------------------ */

@@ -126,10 +126,30 @@ read_list (ofr_camvid *cv, const char *dir, const char *list, char *err, size_t 
     return rc;
 }
 
+/* The held-out part of test.txt (camvid.h): line i (0-based, non-empty
+   lines) belongs to "fit" when i % 7 == 3. Keeps the pairs of `want_fit`. */
+static void
+keep_part (ofr_camvid *cv, bool want_fit)
+{
+    int kept = 0;
+    for (int i = 0; i < cv->n; i++) {
+        bool fit = i % OFR_CAMVID_FIT_EVERY == OFR_CAMVID_FIT_OFFSET;
+        if (fit == want_fit) {
+            cv->pairs[kept++] = cv->pairs[i];
+        } else {
+            free (cv->pairs[i].id);
+            free (cv->pairs[i].image);
+            free (cv->pairs[i].label);
+        }
+    }
+    cv->n = kept;
+}
+
 int
 ofr_camvid_open (const char *dir, const char *split, ofr_camvid **out, char *err,
                  size_t errlen)
 {
+    int part = 0;   /* 1 = fit, 2 = eval: derived from test.txt */
     if (!split || !*split || strchr (split, '/'))
         return ofr_errf (err, errlen, "camvid: bad split name '%s'", split ? split : "");
     ofr_camvid *cv = ofr_calloc (1, sizeof *cv);
@@ -138,6 +158,13 @@ ofr_camvid_open (const char *dir, const char *split, ofr_camvid **out, char *err
         ofr_buf b;
         ofr_buf_init (&b);
         ofr_buf_printf (&b, "%s/%s.txt", dir, split);
+        struct stat st;
+        if (!b.oom && (strcmp (split, "fit") == 0 || strcmp (split, "eval") == 0)
+            && stat (b.data, &st) != 0) {
+            part = split[0] == 'f' ? 1 : 2;
+            ofr_buf_reset (&b);
+            ofr_buf_printf (&b, "%s/test.txt", dir);
+        }
         list = b.oom ? NULL : b.data;
         if (!list)
             ofr_buf_free (&b);
@@ -149,6 +176,11 @@ ofr_camvid_open (const char *dir, const char *split, ofr_camvid **out, char *err
         return ofr_errf (err, errlen, "camvid: out of memory");
     }
     int rc = read_list (cv, dir, list, err, errlen);
+    if (rc == 0 && part) {
+        keep_part (cv, part == 1);
+        if (cv->n == 0)
+            rc = ofr_errf (err, errlen, "%s: no examples in the %s part", list, split);
+    }
     free (list);
     if (rc != 0) {
         ofr_camvid_destroy (&cv);
@@ -438,7 +470,7 @@ suite_metrics (const double *stats, int n, ofr_metric *out, int max_out)
 
 const ofr_suite_class ofr_suite_camvid = {
     .name = "camvid",
-    .summary = "CamVid test (233 images 480x360, 11 classes + void): mIoU, pixel accuracy",
+    .summary = "CamVid test (233 images 480x360, 11 classes + void; splits test, fit = 33 held out, eval = other 200): mIoU",
     .kinds = OFR_KIND_CNN,
     .default_split = "test",
     .data_subdir = "segmentation/camvid",

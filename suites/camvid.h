@@ -43,6 +43,16 @@ typedef struct {
 int ofr_camvid_open (const char *dir, const char *split, ofr_camvid **out,
                      char *err, size_t errlen);
 
+/* Splits "fit" and "eval", when <dir>/fit.txt / eval.txt do not exist,
+   split test.txt (only the 233 test images exist locally, and methods with
+   fitted thresholds must never see the images they are evaluated on):
+   "fit" = the lines i (0-based, in test.txt order) with i % 7 == 3, 33
+   images of both sequences (0001TP and Seq05VD), used only for fitting;
+   "eval" = the other 200, on which fitted methods -- and, for comparison,
+   the full model -- are evaluated. */
+#define OFR_CAMVID_FIT_EVERY  7
+#define OFR_CAMVID_FIT_OFFSET 3
+
 /* Free and set *self to NULL. NULL-safe. */
 void ofr_camvid_destroy (ofr_camvid **self);
 

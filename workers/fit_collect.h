@@ -14,6 +14,17 @@
 
 #include <stdbool.h>
 
+/*  Dense prediction (OFR_KIND_CNN models with exit_labels): one exit
+    distribution has classes x pixels floats, far too many to keep per
+    example and layer, so for these models probs[e][l] is a summary of
+    n_outputs = suite n_stats + OFR_FIT_DENSE_BINS floats instead: the
+    suite's statistics of the layer's exit prediction against the ground
+    truth (camvid: the 12x12 confusion matrix, label rows) followed by the
+    histogram of the per-pixel max probability, OFR_FIT_DENSE_BINS bins of
+    width 1/OFR_FIT_DENSE_BINS (bin j = [j, j+1) / BINS, 1.0 in the last),
+    as fractions of the pixels. All zero at layers without an exit. */
+#define OFR_FIT_DENSE_BINS 100
+
 typedef struct {
     int    n, n_layers, n_outputs, feat_dim;
     float *probs;      /* [n][n_layers][n_outputs]; uniform where a layer has no head */

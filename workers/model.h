@@ -58,6 +58,13 @@ typedef struct {
        the next call), *n pixels; NULL on error. The runner hands it to the
        suite as ofr_prediction.labels. */
     const uint8_t *(*exit_labels)(ofr_mbatch *mb, int layer, int row, int *n);
+    /* Optional (NULL), dense prediction, for oracles (host oracle_try): the
+       label map row would predict if it ran with the layers marked in
+       skip[0..n_layers) skipped (NULL: none) and exited after exit_layer,
+       computed on scratch state (the row's own state is untouched; model
+       owned, valid until the next call), *n pixels; NULL with err set. */
+    const uint8_t *(*try_labels)(ofr_mbatch *mb, int row, const uint8_t *skip,
+                                 int exit_layer, int *n, char *err, size_t errlen);
 } ofr_model_ops;
 
 /* Every model object starts with this header. */

@@ -564,10 +564,32 @@ listing_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
     return -1;
 }
 
+static int
+listing_oracle_try (void *host_ctx, int i, const uint8_t *skip, int exit_layer,
+                    double *stats, int max_stats)
+{
+    (void) host_ctx, (void) i, (void) skip, (void) exit_layer, (void) stats, (void) max_stats;
+    return -1;
+}
+
+static int
+listing_sequence_agrees (void *host_ctx, int i)
+{
+    (void) host_ctx, (void) i;
+    return -1;
+}
+
+static int
+listing_retry_sequence (void *host_ctx, int i)
+{
+    (void) host_ctx, (void) i;
+    return -1;
+}
+
 /*  A field appended to ofr_host must get a no-op here too: a plugin entry
     may call any of them while being listed. */
-_Static_assert (sizeof (ofr_host) == offsetof (ofr_host, set_exit_probs)
-                                     + sizeof (((ofr_host *) 0)->set_exit_probs),
+_Static_assert (sizeof (ofr_host) == offsetof (ofr_host, retry_sequence)
+                                     + sizeof (((ofr_host *) 0)->retry_sequence),
                 "ofr_host grew: give the listing host a no-op for the new field");
 
 static const ofr_host s_listing_host = {
@@ -588,6 +610,9 @@ static const ofr_host s_listing_host = {
     .model_tensor = listing_model_tensor,
     .token_state = listing_token_state,
     .set_exit_probs = listing_set_exit_probs,
+    .oracle_try = listing_oracle_try,
+    .sequence_agrees = listing_sequence_agrees,
+    .retry_sequence = listing_retry_sequence,
 };
 
 const ofr_host *

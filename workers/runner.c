@@ -22,9 +22,17 @@ typedef struct {
     double       *flops;        /* [n] charged so far                         */
     double       *wall;         /* [n] attributed wall ms                     */
     ofr_example  *ex;           /* [n]                                        */
+    const int32_t *ex_index;    /* [n] suite index of each row (oracle_try)   */
+    double        excluded_ms;  /* oracle_try time, kept out of wall times    */
     ofr_rng       rng;
     char          err[OFR_ERRLEN];
 } run_batch;
+
+static bool
+ops_is_dense (const ofr_model_ops *ops)
+{
+    return ops->kind == OFR_KIND_CNN && ops->exit_labels;
+}
 
 static const float *
 host_exit_probs (void *host_ctx, int i, int layer, int *n_positions)
@@ -47,8 +55,12 @@ host_exit_probs (void *host_ctx, int i, int layer, int *n_positions)
     b->flops[row] += ops->head_flops (b->mb, layer, row);
     b->probs_layer[row] = layer;
 done:
-    if (n_positions)
-        *n_positions = 1;
+    if (n_positions) {
+        /* Dense prediction: n_out is classes x pixels ([class][pixel]). */
+        int k = b->ctx->suite->n_classes;
+        *n_positions = ops_is_dense (b->ctx->model->ops) && k > 0 && b->n_out % k == 0
+                       ? b->n_out / k : 1;
+    }
     return b->probs + (size_t) row * b->n_out;
 }
 
@@ -182,6 +194,41 @@ host_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
     return 0;
 }
 
+/*  Oracles only: the suite's statistics of a configuration the row did not
+    run (model try_labels on scratch state). Not charged; its time is kept
+    out of the row's wall time (excluded_ms). */
+static int
+host_oracle_try (void *host_ctx, int i, const uint8_t *skip, int exit_layer,
+                 double *stats, int max_stats)
+{
+    run_batch *b = host_ctx;
+    if (!b || i < 0 || i >= b->n_active || !stats
+        || !(b->ctx->method->flags & OFR_METHOD_ORACLE))
+        return -1;
+    const ofr_model_ops *ops = b->ctx->model->ops;
+    const ofr_suite_class *sc = b->ctx->suite;
+    if (!ops->try_labels || max_stats < sc->n_stats) {
+        ofr_log (OFR_WARN, "plugin %s: oracle_try: %s", b->ctx->method->name,
+                 !ops->try_labels ? "the model cannot score configurations"
+                                  : "stats buffer smaller than the suite's n_stats");
+        return -1;
+    }
+    double t0 = ofr_now_ms ();
+    int row = b->active[i], n = 0;
+    char err[OFR_ERRLEN] = "";
+    ofr_prediction pred = { .cls = -1, .value = -1 };
+    pred.labels = ops->try_labels (b->mb, row, skip, exit_layer, &n, err, sizeof err);
+    pred.n_labels = n;
+    int rc = -1;
+    if (!pred.labels)
+        ofr_log (OFR_WARN, "plugin %s: oracle_try: %s", b->ctx->method->name, err);
+    else if (sc->score (b->ctx->suite_data, b->ex_index ? b->ex_index[row] : row,
+                        &pred, stats) == 0)
+        rc = sc->n_stats;
+    b->excluded_ms += ofr_now_ms () - t0;
+    return rc;
+}
+
 static const ofr_host s_host = {
     .struct_size = sizeof (ofr_host),
     .abi_major = OFR_ABI_MAJOR,
@@ -200,6 +247,7 @@ static const ofr_host s_host = {
     .model_tensor = host_model_tensor,
     .token_state = host_token_state,
     .set_exit_probs = host_set_exit_probs,
+    .oracle_try = host_oracle_try,
 };
 
 const ofr_host *
@@ -377,7 +425,8 @@ run_batch_layers (run_batch *b, const int32_t *examples, ofr_emit_fn *emit,
             rc = ofr_errf (err, errlen, "plugin %s: after_layer %d failed", m->name, l + 1);
             break;
         }
-        attribute_wall (b, ofr_now_ms () - t0);
+        attribute_wall (b, ofr_now_ms () - t0 - b->excluded_ms);
+        b->excluded_ms = 0;
         /* Exit rows and compact the active set in place, keeping order. */
         int kept = 0;
         for (int i = 0; i < b->n_active; i++) {
@@ -422,6 +471,7 @@ ofr_runner_run (const ofr_runner_ctx *ctx, const int32_t *examples, int n,
             return ofr_errf (err, errlen, "out of memory for a batch of %d", cnt);
         }
         ofr_rng_seed (&b.rng, ctx->cell->seed * 1000003u + (uint64_t) examples[start]);
+        b.ex_index = examples + start;
         int rc = 0;
         for (int i = 0; i < cnt && rc == 0; i++)
             if (ctx->suite->example (ctx->suite_data, examples[start + i], &b.ex[i]) != 0)

@@ -1,6 +1,7 @@
 /*  task_child.c -- see task_child.h. */
 #include "task_child.h"
 #include "runner.h"
+#include "decoder_runner.h"
 #include "../common/ofr_paths.h"
 #include "../common/ofr_common.h"
 
@@ -163,17 +164,20 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
     }
     if (ofr_params_new (m, cell->params, cell->n_params, &params, err, errlen) != 0)
         goto out;
-    if (m->create (ofr_runner_host (), ofr_params_values (params), &state, err, errlen) != 0) {
-        if (!*err)
-            ofr_errf (err, errlen, "plugin %s: create failed", m->name);
-        state = NULL;
-        goto out;
-    }
     if (ofr_model_open (cell->model, env->models_path, &model, err, errlen) != 0)
         goto out;
     if (!(m->kinds & model->ops->kind)) {
         ofr_errf (err, errlen, "method '%s' does not support %s models", m->name,
                   model->ops->family);
+        goto out;
+    }
+    /* Decoders run through the decoder driver, with its host table. */
+    bool decoder = model->ops->kind == OFR_KIND_DECODER;
+    if (m->create (decoder ? ofr_decoder_runner_host () : ofr_runner_host (),
+                   ofr_params_values (params), &state, err, errlen) != 0) {
+        if (!*err)
+            ofr_errf (err, errlen, "plugin %s: create failed", m->name);
+        state = NULL;
         goto out;
     }
     if (sc->data_subdir
@@ -193,8 +197,8 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
     ofr_runner_ctx ctx = { .model = model, .suite = sc, .suite_data = sdata,
                            .method = m, .method_state = state, .cell = cell,
                            .artifacts = art };
-    if (ofr_runner_run (&ctx, task->examples, task->n_examples, sink_emit, sink,
-                        err, errlen) != 0) {
+    if ((decoder ? ofr_decoder_runner_run : ofr_runner_run)
+            (&ctx, task->examples, task->n_examples, sink_emit, sink, err, errlen) != 0) {
         if (*sink->err)
             ofr_errf (err, errlen, "%s", sink->err);
         goto out;

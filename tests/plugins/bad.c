@@ -62,7 +62,7 @@ break_it (ofr_method *m)
 #if defined(BAD_WRONG_MAJOR)
     m->abi_major = OFR_ABI_MAJOR + 1;
 #elif defined(BAD_NEWER_MINOR)
-    m->abi_minor = 3;
+    m->abi_minor = OFR_ABI_MINOR + 1;
 #elif defined(BAD_SMALL_STRUCT)
     m->struct_size = offsetof (ofr_method, create);
 #elif defined(BAD_BAD_NAME)

@@ -5,6 +5,7 @@
 #include "../../common/ofr_common.h"
 #include "../../harness/commands.h"
 #include "../models/bench_encoder.h"
+#include "../models/bench_conv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,8 @@ static const struct {
     { "sgemm", s_bench_sgemm, "GFLOP/s of cblas_sgemm on model shapes, and the peak" },
     { "encoder", ofr_bench_encoder_cmd,
       "encoder forward vs the sgemm peak and python3-torch; early-exit speed-up" },
+    { "conv", ofr_bench_conv_cmd,
+      "ESPNet convolutions (3x3 dilated, 1x1, grouped, transposed) vs the sgemm peak" },
 };
 #define N_BENCHES ((int) (sizeof s_benches / sizeof s_benches[0]))
 

@@ -216,6 +216,26 @@ ofr_decoder_hidden (const ofr_decoder *d, int row)
     return row >= 0 && row < d->batch ? d->x + (size_t) row * d->c.dim : NULL;
 }
 
+int
+ofr_decoder_copy_prefix (ofr_decoder *d, int src, int dst, int n, char *err, size_t errlen)
+{
+    if (src < 0 || src >= d->batch || dst < 0 || dst >= d->batch || n < 0
+        || n > d->len[src])
+        return ofr_errf (err, errlen, "decoder copy_prefix: rows %d -> %d, %d positions "
+                         "(source holds %d)", src, dst, n,
+                         src >= 0 && src < d->batch ? d->len[src] : 0);
+    size_t S = (size_t) d->max_seq, kv = (size_t) d->c.kv_dim;
+    for (int l = 0; l < d->c.n_layers && src != dst; l++) {
+        size_t a = ((size_t) src * d->c.n_layers + l) * S, b = ((size_t) dst * d->c.n_layers + l) * S;
+        memcpy (d->kcache + b * kv, d->kcache + a * kv, (size_t) n * kv * sizeof (float));
+        memcpy (d->vcache + b * kv, d->vcache + a * kv, (size_t) n * kv * sizeof (float));
+        memcpy (d->kv_ok + b, d->kv_ok + a, (size_t) n);
+    }
+    d->len[dst] = n;
+    d->cur[dst] = -1;
+    return 0;
+}
+
 /* ---- per-token steps ---------------------------------------------------- */
 
 /* rows[0..n) are distinct, in range and (if in_flight) have begun a token. */

@@ -56,6 +56,12 @@ int  ofr_decoder_max_seq (const ofr_decoder *d);
 /* Forget row's sequence (its next token goes to position 0). */
 void ofr_decoder_reset (ofr_decoder *d, int row);
 
+/* Make row dst hold the first n positions of row src (K/V of every layer
+   and their presence), nothing in flight: a shared prefix computed once.
+   Returns 0 or -1 (bad rows, n > length(src)). */
+int  ofr_decoder_copy_prefix (ofr_decoder *d, int src, int dst, int n,
+                              char *err, size_t errlen);
+
 /* Positions row holds, the token in flight included (0 after reset). */
 int  ofr_decoder_length (const ofr_decoder *d, int row);
 

@@ -22,6 +22,7 @@ typedef struct {
     ofr_espnet_run **runs;      /* one per batch row, kept across batches */
     int              n_runs;
     bool             busy;      /* a batch is open (they share the runs)  */
+    ofr_espnet_run  *scratch;   /* try_labels' run, allocated when first needed */
 } esp_model;
 
 struct ofr_mbatch {
@@ -30,6 +31,9 @@ struct ofr_mbatch {
     int       *done;            /* [n] last block run (or skipped) per row, -1 */
     float     *pooled;          /* [n][HIDDEN_DIM]                              */
     uint8_t   *labels;          /* [h*w] exit_labels buffer                     */
+    int        try_row;         /* row the scratch run holds, -1 = none         */
+    int        try_done;        /* last block the scratch run ran               */
+    uint8_t   *try_skip;        /* [n_blocks] skip flags it ran with            */
 };
 
 static esp_model *
@@ -67,6 +71,7 @@ esp_destroy (ofr_model *base)
     for (int i = 0; m->runs && i < m->n_runs; i++)
         ofr_espnet_run_destroy (&m->runs[i]);
     free (m->runs);
+    ofr_espnet_run_destroy (&m->scratch);
     ofr_espnet_destroy (&m->net);
     free (m->dir);
     free (m->base.name);
@@ -82,6 +87,7 @@ esp_batch_end (ofr_mbatch *mb)
     free (mb->done);
     free (mb->pooled);
     free (mb->labels);
+    free (mb->try_skip);
     free (mb);
 }
 
@@ -137,8 +143,10 @@ esp_batch_begin (ofr_model *base, const ofr_example *ex, int n, ofr_mbatch **out
         mb->done = ofr_calloc ((size_t) n, sizeof *mb->done);
         mb->pooled = ofr_calloc ((size_t) n * HIDDEN_DIM, sizeof *mb->pooled);
         mb->labels = ofr_calloc ((size_t) m->h * (size_t) m->w, 1);
+        mb->try_skip = ofr_calloc ((size_t) ofr_espnet_n_blocks (m->net), 1);
+        mb->try_row = -1;
     }
-    if (!mb || !mb->done || !mb->pooled || !mb->labels) {
+    if (!mb || !mb->done || !mb->pooled || !mb->labels || !mb->try_skip) {
         esp_batch_end (mb);
         return ofr_errf (err, errlen, "model %s: out of memory for a batch of %d",
                          base->name, n);
@@ -252,6 +260,64 @@ esp_exit_labels (ofr_mbatch *mb, int layer, int row, int *n)
     return mb->labels;
 }
 
+/* A configuration on the scratch run: blocks 0..exit_layer with skip[],
+   continuing from what the scratch run already holds when it ran the same
+   row with the same skips so far (an oracle tries exits in order). */
+static const uint8_t *
+esp_try_labels (ofr_mbatch *mb, int row, const uint8_t *skip, int exit_layer, int *n,
+                char *err, size_t errlen)
+{
+    esp_model *m = mb->m;
+    int L = ofr_espnet_n_blocks (m->net);
+    if (n)
+        *n = 0;
+    if (row < 0 || row >= mb->n || !is_decoder (m, exit_layer)) {
+        ofr_errf (err, errlen, "model %s: no configuration exiting at block %d for row "
+                  "%d: exits are the decoder blocks", m->base.name, exit_layer + 1, row);
+        return NULL;
+    }
+    for (int b = 0; skip && b <= exit_layer; b++)
+        if (skip[b] && !ofr_espnet_block_skippable (m->net, b)) {
+            ofr_errf (err, errlen, "model %s: block %d (%s) cannot be skipped (only the "
+                      "residual ESP blocks can)", m->base.name, b + 1,
+                      ofr_espnet_block_name (m->net, b));
+            return NULL;
+        }
+    if (!m->scratch) {
+        if (ofr_espnet_run_new (m->net, m->h, m->w, &m->scratch, err, errlen) != 0)
+            return NULL;
+        mb->try_row = -1;
+    }
+    int from = 0;
+    if (mb->try_row == row) {
+        from = mb->try_done + 1;
+        for (int b = 0; b <= mb->try_done && b < L; b++)
+            if (b > exit_layer || mb->try_skip[b] != (skip && skip[b] ? 1 : 0)) {
+                from = 0;
+                break;
+            }
+    }
+    if (from == 0) {
+        size_t n_in = (size_t) 3 * (size_t) m->h * (size_t) m->w;
+        memcpy (ofr_espnet_run_input (m->scratch), ofr_espnet_run_input (m->runs[row]),
+                n_in * sizeof (float));
+        mb->try_row = row;
+    }
+    for (int b = from; b <= exit_layer; b++) {
+        mb->try_skip[b] = skip && skip[b] ? 1 : 0;
+        mb->try_done = b;
+        if (ofr_espnet_run_block (m->scratch, b, mb->try_skip[b], err, errlen) != 0) {
+            mb->try_row = -1;
+            return NULL;
+        }
+    }
+    if (ofr_espnet_labels (m->scratch, exit_layer, mb->labels, err, errlen) != 0)
+        return NULL;
+    if (n)
+        *n = m->h * m->w;
+    return mb->labels;
+}
+
 /* Channel means of the row's latest block output, zero-padded. */
 static const float *
 esp_hidden (ofr_mbatch *mb, int row)
@@ -301,6 +367,7 @@ static const ofr_model_ops s_espnet_ops = {
     .head_flops = esp_head_flops,
     .lowp_cost = 1.0,
     .exit_labels = esp_exit_labels,
+    .try_labels = esp_try_labels,
 };
 
 bool

@@ -11,6 +11,7 @@
 #include "../../tests/testnet/testnet.h"
 #include "encoder.h"
 #include "espnet_model.h"
+#include "llama_model.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -64,6 +65,8 @@ dir_family (const char *dir, char *err, size_t errlen)
 static int
 open_dir (const char *dir, ofr_model **out, char *err, size_t errlen)
 {
+    if (ofr_llama_model_probe (dir))   /* llama2.c: checkpoint + tokenizer .bin */
+        return ofr_llama_model_open (dir, out, err, errlen);
     switch (dir_family (dir, err, errlen)) {
     case FAMILY_ENCODER: return ofr_encoder_open (dir, out, err, errlen);
     case FAMILY_ESPNET:  return ofr_espnet_model_open (dir, out, err, errlen);

@@ -1,0 +1,33 @@
+# test_bench_conv.cmake -- cmake -DOFFRAMP=path/offramp -P this-file
+# `offramp bench conv --tiny --json` with short timings: every layer type is
+# there, GFLOP/s are positive and a sane fraction of the same run's peak.
+cmake_policy(SET CMP0057 NEW)
+execute_process(
+  COMMAND ${OFFRAMP} bench conv --tiny --json --threads 1 --seconds 0.02 --sgemm-seconds 0.01
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "offramp bench conv failed (${rc}):\n${err}\n${out}")
+endif()
+message(STATUS "output: ${out}")
+string(JSON bench GET "${out}" benchmark)
+string(JSON peak GET "${out}" sgemm_peak_gflops)
+string(JSON n LENGTH "${out}" shapes)
+if(NOT bench STREQUAL "conv" OR NOT peak GREATER 0 OR n LESS 5)
+  message(FATAL_ERROR "header: benchmark '${bench}' peak '${peak}' shapes ${n}")
+endif()
+set(types "")
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  string(JSON t GET "${out}" shapes ${i} type)
+  string(JSON g GET "${out}" shapes ${i} gflops)
+  string(JSON r GET "${out}" shapes ${i} ratio_to_peak)
+  if(NOT g GREATER 0 OR NOT r GREATER 0 OR r GREATER 5)
+    message(FATAL_ERROR "shape ${i} (${t}): ${g} GFLOP/s, ratio ${r}")
+  endif()
+  list(APPEND types "${t}")
+endforeach()
+foreach(t "3x3 dilated" "1x1" "grouped" "transposed")
+  if(NOT "${t}" IN_LIST types)
+    message(FATAL_ERROR "layer type '${t}' missing")
+  endif()
+endforeach()
