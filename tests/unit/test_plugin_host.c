@@ -437,8 +437,10 @@ test_scan (void)
            "the first full.so on the path must win: %s", full ? ofr_plugin_path (full) : "-");
     CHECK (ofr_plugin_find (list, n, "crash") == list[2], "find crash");
     CHECK (ofr_plugin_find (list, n, "nope") == NULL, "find nope");
-    CHECK (strstr (log, "WARN") && strstr (log, "wrong_major.so: built for ABI 2.1"),
-           "rejection not logged: %s", log);
+    char want_log[64];
+    snprintf (want_log, sizeof want_log, "wrong_major.so: built for ABI %d.%d",
+              OFR_ABI_MAJOR + 1, OFR_ABI_MINOR);
+    CHECK (strstr (log, "WARN") && strstr (log, want_log), "rejection not logged: %s", log);
     CHECK (strstr (log, "method 'full' is already provided by"), "duplicate not logged: %s", log);
     CHECK (!strstr (log, "notes.txt") && !strstr (log, "subdir.so"), "non-plugins touched: %s", log);
     ofr_plugin_list_destroy (&list, &n);
