@@ -9,7 +9,9 @@
     image against its ground truth with the host's oracle_try (ABI 1.2:
     scratch state, free of charge, its time kept out of the image's wall
     time), then runs the chosen one for real: those FLOPs (host
-    layer_flops of the blocks it runs) and that time are what is reported.
+    layer_flops of the blocks it runs, plus the BR of each skipped
+    residual block, which a skip keeps: out = BR(x), 3 FLOPs per element,
+    charged here as in seg_skip.c) and that time are what is reported.
 
     "Matches" (`rule`):
       dominate    (default) for every class but void, the configuration's
@@ -31,6 +33,17 @@
 #define MAX_PATTERNS 16
 #define MAX_STATS    1024
 
+/* FLOPs of skipped residual block `layer` for an image of `pixels` input
+   pixels: its BR, 3 per output element (ofr_espnet_block_skip_flops; the
+   same rule as seg_skip.c). */
+static double
+skip_br_flops (const seg_layout *lay, int layer, double pixels)
+{
+    if (!seg_skippable (lay, layer))
+        return 0.0;
+    return seg_in_level3 (lay, layer) ? 3.0 * 128 * pixels / 64.0 : 3.0 * 64 * pixels / 16.0;
+}
+
 typedef struct {
     const ofr_host *host;
     seg_layout lay;
@@ -38,6 +51,7 @@ typedef struct {
     uint8_t    masks[MAX_PATTERNS][SEG_MAX_BLOCKS];
     int        dominate;
     double     tolerance;
+    int        classes;
     int        cap;
     int       *choice_pat;       /* [cap] chosen pattern per row   */
     int       *choice_exit;      /* [cap] chosen exit layer        */
@@ -54,6 +68,8 @@ static const ofr_param_decl s_params[] = {
       "image_miou: allowed loss of the image's mIoU (points)" },
     { "p", OFR_PARAM_INT, "2", 0, 64, "ESPNet residual blocks at 1/4 (level 2)" },
     { "q", OFR_PARAM_INT, "8", 0, 64, "ESPNet residual blocks at 1/8 (level 3)" },
+    { "classes", OFR_PARAM_INT, "12", 1, 256,
+      "model classes (n_outputs = classes x H x W; sizes the charged BRs of skipped blocks)" },
 };
 
 static int
@@ -79,6 +95,7 @@ oracle_create (const ofr_host *host, const ofr_value *v, void **state, char *err
     s->dominate = strcmp (rule, "dominate") == 0;
     s->tolerance = v[2].f;
     s->lay = seg_layout_of ((int) v[3].i, (int) v[4].i);
+    s->classes = (int) v[5].i;
     /* Pattern 0 is "none" (the full model's path). */
     const char *spec = v[0].s ? v[0].s : "";
     s->n_pat = 1;
@@ -234,13 +251,13 @@ choose (oracle_state *s, const ofr_batch *batch, int i)
     }
     const double *full = s->stats + (size_t) 2 * MAX_STATS;   /* pattern 0, exit l1 */
     int best_p = 0, best_e = 2;
-    double best_cost = HUGE_VAL;
+    double best_cost = HUGE_VAL, pixels = (double) batch->n_outputs / s->classes;
     for (int p = 0; p < s->n_pat; p++)
         for (int e = 0; e < 3; e++) {
             double cost = 0;
             for (int l = 0; l <= exits[e]; l++)
-                if (!s->masks[p][l])
-                    cost += s->host->layer_flops (batch->host_ctx, i, l);
+                cost += s->masks[p][l] ? skip_br_flops (&s->lay, l, pixels)
+                                       : s->host->layer_flops (batch->host_ctx, i, l);
             if (cost < best_cost
                 && matches (s, s->stats + (size_t) (p * 3 + e) * MAX_STATS, full, k)) {
                 best_cost = cost;
@@ -259,11 +276,14 @@ static int
 oracle_before_layer (void *state, const ofr_batch *batch, int layer, uint8_t *actions)
 {
     oracle_state *s = state;
+    double pixels = (double) batch->n_outputs / s->classes;
     for (int i = 0; i < batch->n_rows; i++) {
         if (layer == 0 && choose (s, batch, i) != 0)
             return -1;
-        if (s->masks[s->choice_pat[batch->row_ids[i]]][layer])
+        if (s->masks[s->choice_pat[batch->row_ids[i]]][layer]) {
             actions[i] = OFR_SKIP;
+            s->host->charge_flops (batch->host_ctx, i, skip_br_flops (&s->lay, layer, pixels));
+        }
     }
     return 0;
 }

@@ -2,9 +2,13 @@
     statically or per image.
 
     Static: the blocks of the pattern `skip` (seg_common.h: "l3-last2",
-    "l2-last,l3-every2", "7,8"...) are skipped for every image; a skipped
-    residual block passes its input through, so nothing is computed or
-    charged for it.
+    "l2-last,l3-every2", "7,8"...) are skipped for every image. A residual
+    ESP block is out = BR(x + ESP(x)), BR = batch norm + PReLU after the
+    add; skipped, it is out = BR(x) (workers/models/espnet.h): its
+    convolutions are not run, its BR is, and is charged here (the host
+    charges nothing for a skipped layer): 3 FLOPs per element of the
+    block's output (affine 2, PReLU 1), 64 channels at 1/4 of the input
+    for level 2, 128 at 1/8 for level 3 (ofr_espnet_block_skip_flops).
 
     Per image (`threshold` > 0): ESPNet has no exit inside level 3, so the
     confidence signal is how much the residual blocks still change the
@@ -52,6 +56,16 @@ typedef struct {
 
 #define MAX_DIM 1024
 
+/* FLOPs of skipped residual block `layer` for an image of `pixels` input
+   pixels: its BR, 3 per output element (ofr_espnet_block_skip_flops). */
+static double
+skip_br_flops (const seg_layout *lay, int layer, double pixels)
+{
+    if (!seg_skippable (lay, layer))
+        return 0.0;
+    return seg_in_level3 (lay, layer) ? 3.0 * 128 * pixels / 64.0 : 3.0 * 64 * pixels / 16.0;
+}
+
 static const ofr_param_decl s_params[] = {
     { "skip", OFR_PARAM_STRING, "none", 1, 0,
       "static pattern: none, l2-all, l3-lastN, l3-firstN, l3-every2, block numbers (1-based), comma-separated" },
@@ -62,7 +76,7 @@ static const ofr_param_decl s_params[] = {
     { "p", OFR_PARAM_INT, "2", 0, 64, "ESPNet residual blocks at 1/4 (level 2)" },
     { "q", OFR_PARAM_INT, "8", 0, 64, "ESPNet residual blocks at 1/8 (level 3)" },
     { "classes", OFR_PARAM_INT, "12", 1, 256,
-      "model classes (n_outputs = classes x H x W; sizes the charged pooling)" },
+      "model classes (n_outputs = classes x H x W; sizes the charged pooling and BRs)" },
 };
 
 static int
@@ -157,11 +171,13 @@ static int
 skip_before_layer (void *state, const ofr_batch *batch, int layer, uint8_t *actions)
 {
     skip_state *s = state;
+    double pixels = (double) batch->n_outputs / s->classes;
     for (int i = 0; i < batch->n_rows; i++) {
         int r = batch->row_ids[i];
         if (s->mask[layer] || (s->rest[r] && seg_in_level3 (&s->lay, layer))) {
             actions[i] = OFR_SKIP;
             s->skipped[r]++;
+            s->host->charge_flops (batch->host_ctx, i, skip_br_flops (&s->lay, layer, pixels));
         }
     }
     return 0;

@@ -27,7 +27,7 @@ ofr_add_test(test_safetensors SOURCES tests/unit/test_safetensors.c LIBS ofr_esp
              LABELS unit TIMEOUT 30)
 ofr_add_test(test_camvid SOURCES tests/unit/test_camvid.c LIBS ofr_espnet LABELS unit TIMEOUT 30)
 # Needs ../shared (checkpoint + CamVid) and /usr/bin/python3 with torch; skips otherwise.
-ofr_add_test(test_espnet SOURCES tests/unit/test_espnet.c LIBS ofr_espnet LABELS unit TIMEOUT 60)
+ofr_add_test(test_espnet SOURCES tests/unit/test_espnet.c LIBS ofr_espnet LABELS unit TIMEOUT 300)
 # ESPNet + the camvid suite through the runner (workers/runner.c); same needs.
 ofr_add_test(test_espnet_runner SOURCES tests/unit/test_espnet_runner.c
              LIBS ofr_core ofr_espnet LABELS unit TIMEOUT 120)

@@ -7,7 +7,8 @@ imported model directory (model.safetensors read with plain numpy), runs it on
 a crop of one CamVid image preprocessed here independently of the C code
 (its own PNG decoder, zlib + numpy; BGR, (x - mean) / std with the train
 statistics, / 255), and
-writes every block output, float32, in block order, to --out.
+writes every block output, float32, in block order, to --out. --skip lists
+residual ESP blocks ("level3.5") run as BR(x) instead of BR(x + ESP(x)).
 
 If --c-input is given (the C runtime's preprocessed input for the same crop),
 it is compared with this script's own input first (exit 3 if they differ).
@@ -83,6 +84,11 @@ class Ref:
             return self.prelu(self.bn(y, prefix + "bn."), prefix + "act.weight")
         return self.br(y, prefix + "bn.")
 
+    def skipped(self, x, prefix):
+        """A skipped residual ESP block: BR(x), i.e. BR(x + ESP(x)) without
+        the branch ESP(x); the BR after the residual add is kept."""
+        return self.br(x, prefix + "bn.")
+
     def blocks(self, x, skip):
         """Block outputs in the C runtime's order (workers/models/espnet.h)."""
         out = []
@@ -96,7 +102,9 @@ class Ref:
         out.append(l2_0)
         l2 = l2_0
         for i in range(self.p):
-            if "level2.%d" % i not in skip:
+            if "level2.%d" % i in skip:
+                l2 = self.skipped(l2, "encoder.level2.%d." % i)
+            else:
                 l2 = self.esp(l2, "encoder.level2.%d." % i, False, True)
             out.append(l2)
         cat1 = self.br(torch.cat([l2, l2_0, inp2], 1), "encoder.b2.")
@@ -104,7 +112,9 @@ class Ref:
         out.append(l3_0)
         l3 = l3_0
         for i in range(self.q):
-            if "level3.%d" % i not in skip:
+            if "level3.%d" % i in skip:
+                l3 = self.skipped(l3, "encoder.level3.%d." % i)
+            else:
                 l3 = self.esp(l3, "encoder.level3.%d." % i, False, True)
             out.append(l3)
         cat2 = self.br(torch.cat([l3_0, l3], 1), "encoder.b3.")

@@ -281,6 +281,9 @@ main (void)
     memset (&s_state, 0, sizeof s_state);
     rc = run_cell (model, sdata, &s_skip_exit, got, err, sizeof err);
     CHECK (rc == 0 && got->n == N_EX, "skipexit: %s (%d records)", err, got->n);
+    /* The skipped block computes BR(x) (espnet.h), but the host charges
+       nothing for a skipped layer: its BR (ofr_espnet_block_skip_flops) is
+       the method's to charge, and this test method charges nothing. */
     double f = 0;
     for (int b = 0; b <= EXIT_BLOCK; b++)
         f += b == SKIP_BLOCK ? 0 : ofr_espnet_block_flops (net, b, OFR_CAMVID_HEIGHT,

@@ -1,5 +1,6 @@
 /*  test_segmethods.c -- the segmentation plugins' rules on a fake host:
-    seg_skip patterns (parsing, errors, static SKIP actions), seg_exit's
+    seg_skip patterns (parsing, errors, static SKIP actions and the BR
+    FLOPs charged for them), seg_exit's
     per-pixel confidence exit, seg_oracle refusing a host without
     oracle_try. Plugins come from $OFR_PLUGIN_DIR (build/plugins). */
 #include "check.h"
@@ -92,16 +93,25 @@ test_skip (void)
     CHECK (skip_create (m, "l2-last,l3-every2", &st, err, sizeof err) == 0, "%s", err);
     if (st) {
         int rows[1] = { 0 };
+        /* n_outputs = classes x 360 x 480: a CamVid-sized image */
         ofr_batch b = { .struct_size = sizeof b, .kind = OFR_KIND_CNN, .batch_size = 1,
-                        .n_rows = 1, .row_ids = rows, .n_layers = 16, .n_outputs = K * PIX };
+                        .n_rows = 1, .row_ids = rows, .n_layers = 16,
+                        .n_outputs = K * 360 * 480 };
         CHECK (m->begin (st, &b) == 0, "begin");
         /* skipped: level2.1 (block 3, 0-based), level3.1/.3/.5/.7 (6, 8, 10, 12) */
         const char *want = "0001001010101000";
+        s_charged = 0;
         for (int l = 0; l < 16; l++) {
             uint8_t a = OFR_RUN;
             CHECK (m->before_layer (st, &b, l, &a) == 0, "before_layer");
             CHECK (a == (want[l] == '1' ? OFR_SKIP : OFR_RUN), "layer %d: action %d", l, a);
         }
+        /* A skipped residual block is BR(x), not the identity (which the
+           plugin used to charge 0 for): its BR is charged, 3 FLOPs per
+           output element, 64 x 90 x 120 (level 2), 128 x 45 x 60 (level 3);
+           ofr_espnet_block_skip_flops, checked in test_espnet. */
+        double br = 3.0 * 64 * 90 * 120 + 4 * 3.0 * 128 * 45 * 60;
+        CHECK (s_charged == br, "charged %g for the skipped BRs, expected %g", s_charged, br);
         m->end (st, &b);
         b.n_layers = 12;
         CHECK (m->begin (st, &b) == -1, "wrong layout accepted");
@@ -164,12 +174,13 @@ test_oracle (void)
         return;
     CHECK (m->flags & OFR_METHOD_ORACLE, "seg_oracle is not flagged as an oracle");
     char err[256] = "";
-    ofr_value v[5];
+    ofr_value v[6];
     v[0].s = "l3-last2";
     v[1].s = "dominate";
     v[2].f = 0;
     v[3].i = 2;
     v[4].i = 8;
+    v[5].i = 12;           /* classes */
     CHECK (m->create (&s_host, v, &st, err, sizeof err) == -1 && strstr (err, "oracle_try"),
            "host without oracle_try: %s", err);
     dlclose (h);

@@ -6,6 +6,7 @@
 #include "../../harness/commands.h"
 #include "../models/bench_encoder.h"
 #include "../models/bench_conv.h"
+#include "../models/bench_decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,8 @@ static const struct {
       "encoder forward vs the sgemm peak and python3-torch; early-exit speed-up" },
     { "conv", ofr_bench_conv_cmd,
       "ESPNet convolutions (3x3 dilated, 1x1, grouped, transposed) vs the sgemm peak" },
+    { "decode", ofr_bench_decode_cmd,
+      "batch-1 decoder tokens/s vs the memory-bandwidth bound of its weights" },
 };
 #define N_BENCHES ((int) (sizeof s_benches / sizeof s_benches[0]))
 

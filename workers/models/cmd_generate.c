@@ -1,7 +1,10 @@
 /*  cmd_generate.c -- `offramp generate`: greedy text from a llama2.c
-    checkpoint, with throughput and per-token depth on request. */
+    checkpoint or a Hugging Face Llama directory (hf_llama.h), with
+    throughput and per-token depth on request. */
 #include "decoder.h"
 #include "llama.h"
+#include "hf_llama.h"
+#include "../text/bpe_bytes.h"
 #include "../text/bpe_llama2c.h"
 #include "../../common/ofr_common.h"
 #include "../../common/ofr_paths.h"
@@ -17,6 +20,7 @@ typedef struct {
     const char *model;
     const char *tokenizer;
     const char *prompt;
+    const char *ids;
     long long   max_tokens;
     bool        stats;
 } gen_args;
@@ -26,14 +30,18 @@ usage (FILE *fp)
 {
     fprintf (fp,
         "usage: offramp generate --model PATH_OR_NAME [--tokenizer PATH] [--prompt TEXT]\n"
-        "                        [--max-tokens N] [--stats]\n\n"
+        "                        [--ids 'ID ID ...'] [--max-tokens N] [--stats]\n\n"
         "Greedy (argmax) continuation of TEXT (or of BOS alone) with a llama2.c\n"
         "checkpoint; stops at EOS/BOS, after N new tokens (default 256) or at the\n"
         "model's seq_len. A NAME such as stories260K is looked up as NAME/NAME.bin on\n"
         "the model path ($OFFRAMP_MODELS, else models/ and ../shared/models next to\n"
         "the executable or the working directory). The tokenizer defaults to\n"
         "tokenizer.bin, or the only tok*.bin, next to the model.\n"
-        "--stats prints to stderr: time, tokens/s and the layers run per token.\n");
+        "--stats prints to stderr: time, tokens/s and the layers run per token.\n"
+        "A directory whose config.json says \"model_type\": \"llama\" is a Hugging Face\n"
+        "checkpoint (model.safetensors, F32), tokenized by its tokenizer.json when that\n"
+        "is GPT-2-style byte-level BPE, else run on token ids only. --ids gives the\n"
+        "prompt as token ids (BOS not added) and prints the generated ids.\n");
 }
 
 /* Returns 0, 1 (--help printed) or 2 (usage error). */
@@ -55,6 +63,8 @@ parse_args (int argc, char **argv, gen_args *a)
             a->tokenizer = argv[++i];
         else if (!strcmp (o, "--prompt") && has)
             a->prompt = argv[++i];
+        else if (!strcmp (o, "--ids") && has)
+            a->ids = argv[++i];
         else if (!strcmp (o, "--max-tokens") && has) {
             if (ofr_parse_int (argv[++i], &a->max_tokens) || a->max_tokens < 0
                 || a->max_tokens > 1000000000) {
@@ -245,6 +255,10 @@ print_stats (const ofr_llama *m, int nprompt, int positions, const int *layers, 
 typedef struct {
     ofr_llama       *model;
     ofr_bpe_llama2c *tok;
+    ofr_bpe_bytes   *btok;      /* Hugging Face directories: may be NULL  */
+    bool             hf;
+    ofr_hf_llama_info info;
+    char             note[OFR_ERRLEN];
     ofr_decoder     *dec;
     int             *prompt;
     int             *out;
@@ -258,6 +272,7 @@ gen_free (gen_state *g)
 {
     ofr_decoder_destroy (&g->dec);
     ofr_bpe_llama2c_destroy (&g->tok);
+    ofr_bpe_bytes_destroy (&g->btok);
     ofr_llama_destroy (&g->model);
     free (g->prompt);
     free (g->out);
@@ -266,9 +281,42 @@ gen_free (gen_state *g)
     free (g->tok_path);
 }
 
+/* A NAME on the model path or a directory that is a Hugging Face Llama
+   checkpoint, as a new path; NULL otherwise. */
+static char *
+hf_dir (const char *arg)
+{
+    if (is_dir (arg))
+        return ofr_hf_llama_probe (arg) ? ofr_strdup (arg) : NULL;
+    if (strchr (arg, '/'))
+        return NULL;
+    char *path = ofr_default_models_path (), *dir = NULL;
+    if (path && ofr_path_find (path, arg, &dir, NULL, 0) == 0
+        && !(is_dir (dir) && ofr_hf_llama_probe (dir))) {
+        free (dir);
+        dir = NULL;
+    }
+    free (path);
+    return dir;
+}
+
 static int
 gen_open (gen_state *g, const gen_args *a, char *err, size_t errlen)
 {
+    if ((g->model_path = hf_dir (a->model))) {
+        g->hf = true;
+        if (a->tokenizer)
+            return ofr_errf (err, errlen, "--tokenizer: a Hugging Face directory uses its "
+                             "own tokenizer.json");
+        if (ofr_hf_llama_load (g->model_path, &g->model, &g->info, err, errlen)
+            || ofr_hf_llama_tokenizer (g->model_path, ofr_llama_vocab_size (g->model),
+                                       &g->btok, g->note, sizeof g->note, err, errlen))
+            return -1;
+        if (!g->btok && !a->ids && a->prompt[0])
+            return ofr_errf (err, errlen, "--prompt needs a tokenizer: %s; pass --ids",
+                             g->note);
+        return 0;
+    }
     if (resolve_model (a->model, &g->model_path, err, errlen)
         || (a->tokenizer ? !(g->tok_path = ofr_strdup (a->tokenizer))
                          : find_tokenizer (g->model_path, &g->tok_path, err, errlen))
@@ -283,13 +331,146 @@ gen_open (gen_state *g, const gen_args *a, char *err, size_t errlen)
     return 0;
 }
 
+/* "--ids" -> a new array of ids in [0, vocab). */
+static int
+parse_ids (const char *s, int vocab, int **out, int *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = strlen (s) / 2 + 1;
+    int *v = ofr_calloc (cap, sizeof (int));
+    if (!v)
+        return ofr_errf (err, errlen, "out of memory");
+    const char *p = s;
+    while (*p) {
+        char *end;
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        long x = strtol (p, &end, 10);
+        if (end == p || x < 0 || x >= vocab || (size_t) *n >= cap) {
+            free (v);
+            return ofr_errf (err, errlen, "--ids '%s': want token ids in 0..%d separated "
+                             "by spaces or commas", s, vocab - 1);
+        }
+        v[(*n)++] = (int) x;
+        p = end;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The prompt of a Hugging Face model: --ids, else BOS (when config.json
+   names one) + the tokenizer's ids of --prompt. */
+static int
+hf_prompt (gen_state *g, const gen_args *a, int *np, char *err, size_t errlen)
+{
+    int V = ofr_llama_vocab_size (g->model);
+    if (a->ids)
+        return parse_ids (a->ids, V, &g->prompt, np, err, errlen);
+    ofr_wp_ids ids = { 0 };
+    if (a->prompt[0] && ofr_bpe_bytes_encode (g->btok, a->prompt, &ids, err, errlen)) {
+        ofr_wp_ids_free (&ids);
+        return -1;
+    }
+    int bos = g->info.bos_id >= 0 && g->info.bos_id < V;
+    g->prompt = ofr_calloc (ids.len + 1, sizeof (int));
+    if (!g->prompt) {
+        ofr_wp_ids_free (&ids);
+        return ofr_errf (err, errlen, "out of memory");
+    }
+    if (bos)
+        g->prompt[0] = g->info.bos_id;
+    for (size_t i = 0; i < ids.len; i++)
+        g->prompt[bos + (int) i] = ids.v[i];
+    *np = bos + (int) ids.len;
+    ofr_wp_ids_free (&ids);
+    return 0;
+}
+
+/* Greedy decoding of a Hugging Face model: stops before eos_token_id. */
+static int
+hf_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
+{
+    int np = 0, seq = ofr_llama_seq_len (g->model);
+    if (hf_prompt (g, a, &np, err, errlen))
+        return -1;
+    if (np == 0)
+        return ofr_errf (err, errlen, "empty prompt and %s/config.json has no "
+                         "bos_token_id: pass --prompt or --ids", g->model_path);
+    if (np > seq)
+        return ofr_errf (err, errlen, "prompt is %d tokens, more than the "
+                         "max_position_embeddings %d of %s/config.json", np, seq,
+                         g->model_path);
+    int max_new = (int) (a->max_tokens < seq - np ? a->max_tokens : seq - np);
+    g->out = ofr_calloc ((size_t) max_new + 1, sizeof (int));
+    g->layers = ofr_calloc ((size_t) max_new + 1, sizeof (int));
+    if (!g->out || !g->layers)
+        return ofr_errf (err, errlen, "out of memory");
+    if (ofr_decoder_new (g->model, 1, np + max_new, &g->dec, err, errlen))
+        return -1;
+    int row = 0, n = 0, V = ofr_llama_vocab_size (g->model);
+    double t0 = ofr_now_ms ();
+    for (int i = 0; i < np; i++)
+        if (ofr_decoder_forward (g->dec, &row, &g->prompt[i], 1, err, errlen))
+            return -1;
+    while (n < max_new) {
+        const float *lg = ofr_decoder_logits (g->dec, 0);
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (lg[v] > lg[best])
+                best = v;
+        if (best == g->info.eos_id)
+            break;
+        g->out[n] = best;
+        g->layers[n++] = ofr_llama_n_layers (g->model);
+        if (n < max_new && ofr_decoder_forward (g->dec, &row, &best, 1, err, errlen))
+            return -1;
+    }
+    double ms = ofr_now_ms () - t0;
+    if (g->btok && !a->ids) {
+        char *text = NULL;
+        int32_t *all = ofr_calloc ((size_t) (np + n), sizeof (int32_t));
+        int k = 0;
+        for (int i = 0; all && i < np + n; i++) {
+            int id = i < np ? g->prompt[i] : g->out[i - np];
+            if (!ofr_bpe_bytes_is_special (g->btok, id))
+                all[k++] = id;
+        }
+        if (!all || ofr_bpe_bytes_decode (g->btok, all, (size_t) k, &text)) {
+            free (all);
+            return ofr_errf (err, errlen, "out of memory");
+        }
+        ofr_buf b = { .data = text, .len = strlen (text) };
+        print_text (&b);
+        free (text);
+        free (all);
+    } else {
+        if (!a->ids)
+            fprintf (stderr, "offramp generate: %s\n", g->note);
+        for (int i = 0; i < n; i++)
+            printf ("%s%d", i ? " " : "", g->out[i]);
+        printf ("\n");
+    }
+    if (a->stats)
+        print_stats (g->model, np, ofr_decoder_length (g->dec, 0), g->layers, n, ms);
+    return 0;
+}
+
 static int
 gen_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
 {
+    if (g->hf)
+        return hf_run (g, a, err, errlen);
     int np = 0, seq = ofr_llama_seq_len (g->model);
-    if (ofr_bpe_llama2c_encode (g->tok, a->prompt, strlen (a->prompt), true, false,
-                                &g->prompt, &np, err, errlen))
+    if (a->ids ? parse_ids (a->ids, ofr_llama_vocab_size (g->model), &g->prompt, &np,
+                            err, errlen)
+               : ofr_bpe_llama2c_encode (g->tok, a->prompt, strlen (a->prompt), true,
+                                         false, &g->prompt, &np, err, errlen))
         return -1;
+    if (np == 0)
+        return ofr_errf (err, errlen, "--ids: no token ids");
     if (np > seq)
         return ofr_errf (err, errlen, "prompt is %d tokens, more than the seq_len %d of %s",
                          np, seq, g->model_path);

@@ -3,7 +3,8 @@
     The small dense helpers (matmul, rmsnorm, softmax, RoPE) are private
     here until workers/engine/ops.h settles; they follow llama2.c's run.c
     numerically (float accumulation, eps 1e-5, RoPE pairs (2i, 2i+1)
-    inside each head with frequency 10000^(-2i/head_size)). */
+    inside each head with frequency theta^(-2i/head_size), eps and theta
+    from the config: 1e-5 and 10000 for llama2.c files). */
 #include "decoder.h"
 #include "../../common/ofr_common.h"
 
@@ -54,12 +55,12 @@ matmul_wt (const float *A, int M, int K, const float *W, int N, float *C)
 }
 
 static void
-rmsnorm (const float *x, const float *w, float *y, int n)
+rmsnorm (const float *x, const float *w, float *y, int n, float eps)
 {
     float ss = 0.0f;
     for (int i = 0; i < n; i++)
         ss += x[i] * x[i];
-    float s = 1.0f / sqrtf (ss / (float) n + OFR_LLAMA_NORM_EPS);
+    float s = 1.0f / sqrtf (ss / (float) n + eps);
     for (int i = 0; i < n; i++)
         y[i] = w[i] * (s * x[i]);
 }
@@ -102,7 +103,7 @@ rope_tables (ofr_decoder *d)
     int hs = d->c.head_size, half = hs / 2;
     for (int p = 0; p < d->max_seq; p++)
         for (int j = 0; j < half; j++) {
-            float freq = 1.0f / powf (10000.0f, (float) (2 * j) / (float) hs);
+            float freq = 1.0f / powf (d->c.rope_theta, (float) (2 * j) / (float) hs);
             float a = (float) p * freq;
             d->rope_cos[(size_t) p * half + j] = cosf (a);
             d->rope_sin[(size_t) p * half + j] = sinf (a);
@@ -371,7 +372,8 @@ attention_block (ofr_decoder *d, const ofr_llama_layer *w, int l, const int *row
 {
     int dim = d->c.dim, kv = d->c.kv_dim, qn = dim + 2 * kv;
     for (int i = 0; i < n; i++)
-        rmsnorm (d->xa + (size_t) i * dim, w->rms_att, d->xn + (size_t) i * dim, dim);
+        rmsnorm (d->xa + (size_t) i * dim, w->rms_att, d->xn + (size_t) i * dim, dim,
+                 d->c.norm_eps);
     matmul_wt (d->xn, n, dim, w->wqkv, qn, d->qkv);
     for (int i = 0; i < n; i++) {
         float *q = d->qkv + (size_t) i * qn;
@@ -387,7 +389,8 @@ ffn_block (ofr_decoder *d, const ofr_llama_layer *w, int n)
 {
     int dim = d->c.dim, h = d->c.hidden_dim;
     for (int i = 0; i < n; i++)
-        rmsnorm (d->xa + (size_t) i * dim, w->rms_ffn, d->xn + (size_t) i * dim, dim);
+        rmsnorm (d->xa + (size_t) i * dim, w->rms_ffn, d->xn + (size_t) i * dim, dim,
+                 d->c.norm_eps);
     matmul_wt (d->xn, n, dim, w->w13, 2 * h, d->h13);
     for (int i = 0; i < n; i++) {
         const float *h1 = d->h13 + (size_t) i * 2 * h, *h3 = h1 + h;
@@ -442,7 +445,8 @@ ofr_decoder_skip (ofr_decoder *d, int l, const int *rows, int n, ofr_kv_fill fil
     int dim = d->c.dim, kv = d->c.kv_dim;
     gather (d, rows, n);
     for (int i = 0; i < n; i++)
-        rmsnorm (d->xa + (size_t) i * dim, w->rms_att, d->xn + (size_t) i * dim, dim);
+        rmsnorm (d->xa + (size_t) i * dim, w->rms_att, d->xn + (size_t) i * dim, dim,
+                 d->c.norm_eps);
     /* Only the k and v rows of wqkv: [n][2 * kv]. */
     matmul_wt (d->xn, n, dim, w->wqkv + (size_t) dim * dim, 2 * kv, d->qkv);
     for (int i = 0; i < n; i++) {
@@ -463,7 +467,7 @@ ofr_decoder_head (ofr_decoder *d, const int *rows, int n, char *err, size_t errl
     gather (d, rows, n);
     for (int i = 0; i < n; i++)
         rmsnorm (d->xa + (size_t) i * dim, ofr_llama_final_norm (d->m),
-                 d->xn + (size_t) i * dim, dim);
+                 d->xn + (size_t) i * dim, dim, d->c.norm_eps);
     matmul_wt (d->xn, n, dim, ofr_llama_classifier (d->m), V, d->lg);
     for (int i = 0; i < n; i++)
         memcpy (d->logits + (size_t) rows[i] * V, d->lg + (size_t) i * V,

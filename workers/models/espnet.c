@@ -506,6 +506,20 @@ ofr_espnet_block_flops (const ofr_espnet *m, int b, int h, int w)
     return 2.0 * (double) macs;
 }
 
+double
+ofr_espnet_block_skip_flops (const ofr_espnet *m, int b, int h, int w)
+{
+    int i;
+    if (!ofr_espnet_block_skippable (m, b))
+        return 0.0;
+    bool l2 = block_kind (m, b, &i) == B_LEVEL2;
+    const esp_layer *e = l2 ? &m->level2[i] : &m->level3[i];
+    double px = l2 ? (double) (h / 4) * (double) (w / 4) : (double) (h / 8) * (double) (w / 8);
+    /* BR: the batch norm's affine (2 per element, a separate pass here:
+       nothing to fold it into) + PReLU (1 per element). */
+    return 3.0 * (double) e->n_out * px;
+}
+
 /* ------------------------------------------------------------------- runs */
 
 struct ofr_espnet_run {
@@ -525,7 +539,7 @@ struct ofr_espnet_run {
     float    *scratch;       /* im2col / col2im columns                       */
     uint8_t  *coarse;        /* labels of a coarse exit: [h/2][w/2]            */
     float   **buf;           /* per block output buffer (owned)               */
-    ofr_fmap *out;           /* per block output view (aliases when skipped)  */
+    ofr_fmap *out;           /* per block output view                         */
 };
 
 static size_t
@@ -788,6 +802,24 @@ compute_block (ofr_espnet_run *r, int b)
     r->out[b].data = y;
 }
 
+/* A skipped residual ESP block: out = BR(x), the block without its
+   branch ESP(x). The residual block is BR(x + ESP(x)) with BR (batch norm
+   + PReLU) after the add, so passing x through unchanged would also drop
+   that BR and feed the next block un-normalised features. */
+static void
+skip_block (ofr_espnet_run *r, int b)
+{
+    const ofr_espnet *m = r->m;
+    int i;
+    const esp_layer *e = block_kind (m, b, &i) == B_LEVEL2 ? &m->level2[i] : &m->level3[i];
+    ofr_fmap x = r->out[b - 1];
+    size_t hw = (size_t) x.h * (size_t) x.w;
+    float *y = r->buf[b];
+    memcpy (y, x.data, (size_t) e->n_out * hw * sizeof (float));
+    br_apply (&e->br, y, hw);
+    r->out[b].data = y;
+}
+
 int
 ofr_espnet_run_block (ofr_espnet_run *self, int b, bool skip, char *err, size_t errlen)
 {
@@ -802,7 +834,7 @@ ofr_espnet_run_block (ofr_espnet_run *self, int b, bool skip, char *err, size_t 
         for (int i = 0; i < m->n_blocks; i++)
             self->out[i].data = NULL;
     if (skip)
-        self->out[b].data = self->out[b - 1].data;   /* same shape: residual */
+        skip_block (self, b);
     else
         compute_block (self, b);
     self->next = b + 1;

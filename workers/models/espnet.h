@@ -55,14 +55,22 @@ int ofr_espnet_q (const ofr_espnet *self);
 int ofr_espnet_n_blocks (const ofr_espnet *self);
 const char *ofr_espnet_block_name (const ofr_espnet *self, int b);
 
-/* True for the residual ESP blocks of levels 2 and 3: skipping one makes
-   its output equal to its input. */
+/* True for the residual ESP blocks of levels 2 and 3. Such a block is
+   out = BR(x + ESP(x)) (BR: batch norm + PReLU after the residual add);
+   skipping it drops the branch ESP(x) and keeps the identity path and the
+   BR: out = BR(x). */
 bool ofr_espnet_block_skippable (const ofr_espnet *self, int b);
 
 /* Convolution FLOPs (2 per multiply-accumulate, transposed convolutions
    included; pooling, batch norm, PReLU and additions not counted) of
    block b for an h x w input. */
 double ofr_espnet_block_flops (const ofr_espnet *self, int b, int h, int w);
+
+/* FLOPs of skipped block b (skippable blocks; 0 for others): its BR alone,
+   3 per element of its output (batch-norm affine 2, PReLU 1). A method
+   that skips the block charges this itself (the host charges nothing for
+   a skipped layer; plugins/seg_skip.c, seg_oracle.c). */
+double ofr_espnet_block_skip_flops (const ofr_espnet *self, int b, int h, int w);
 
 /* Activations and scratch for h x w inputs (multiples of 8), allocated
    once here; running blocks allocates nothing. The model must outlive the
@@ -77,9 +85,9 @@ void ofr_espnet_run_destroy (ofr_espnet_run **self);
 float *ofr_espnet_run_input (ofr_espnet_run *self);
 
 /* Run block b on the current state. Blocks run in order; b = 0 starts a
-   new image. With skip (skippable blocks only) the block's output is its
-   input and nothing is computed. Returns 0, or -1 if b is out of order or
-   not skippable. */
+   new image. With skip (skippable blocks only) the block's output is
+   BR(input): its convolutions are not run (see ofr_espnet_block_skippable).
+   Returns 0, or -1 if b is out of order or not skippable. */
 int ofr_espnet_run_block (ofr_espnet_run *self, int b, bool skip,
                           char *err, size_t errlen);
 

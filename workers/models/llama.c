@@ -82,6 +82,8 @@ check_header (const char *path, const int32_t h[7], ofr_llama_config *c,
     c->seq_len = h[6];
     c->head_size = c->dim / c->n_heads;
     c->kv_dim = c->n_kv_heads * c->head_size;
+    c->norm_eps = OFR_LLAMA_NORM_EPS;
+    c->rope_theta = 10000.0f;
     return 0;
 }
 
@@ -283,6 +285,48 @@ ofr_llama_load (const char *path, ofr_llama **out, char *err, size_t errlen)
         ofr_llama_destroy (&m);
         return -1;
     }
+    *out = m;
+    return 0;
+}
+
+int
+ofr_llama_new (const ofr_llama_config *cin, const char *path, ofr_llama **out,
+               char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!cin || !path)
+        return ofr_errf (err, errlen, "llama: no config or name");
+    const int32_t h[7] = { cin->dim, cin->hidden_dim, cin->n_layers, cin->n_heads,
+                           cin->n_kv_heads,
+                           cin->shared_classifier ? cin->vocab_size : -cin->vocab_size,
+                           cin->seq_len };
+    ofr_llama_config c;
+    uint64_t nf;
+    if (cin->vocab_size <= 0)
+        return ofr_errf (err, errlen, "%s: bad shape: vocab_size = %d (must be > 0)", path,
+                         cin->vocab_size);
+    if (check_header (path, h, &c, err, errlen))
+        return -1;
+    if (!(cin->norm_eps > 0) || !(cin->rope_theta > 1))
+        return ofr_errf (err, errlen, "%s: bad norm_eps %g or rope_theta %g (must be > 0 "
+                         "and > 1)", path, (double) cin->norm_eps, (double) cin->rope_theta);
+    c.norm_eps = cin->norm_eps;
+    c.rope_theta = cin->rope_theta;
+    if (file_floats (&c, &nf) || nf > SIZE_MAX / 4)
+        return ofr_errf (err, errlen, "%s: shapes imply an impossible size", path);
+    ofr_llama *m = ofr_calloc (1, sizeof *m);
+    if (m) {
+        m->c = c;
+        m->path = ofr_strdup (path);
+        m->layers = ofr_calloc ((size_t) c.n_layers, sizeof *m->layers);
+        m->data = ofr_calloc (kept_floats (&c), sizeof (float));
+    }
+    if (!m || !m->path || !m->layers || !m->data) {
+        ofr_llama_destroy (&m);
+        return ofr_errf (err, errlen, "%s: out of memory for %zu weights", path,
+                         kept_floats (&c));
+    }
+    layout (m);
     *out = m;
     return 0;
 }

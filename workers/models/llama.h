@@ -33,6 +33,8 @@ typedef struct {
     int  head_size;        /* dim / n_heads (even: RoPE rotates pairs)       */
     int  kv_dim;           /* n_kv_heads * head_size                         */
     bool shared_classifier;/* classifier == token embedding                  */
+    float norm_eps;        /* RMSNorm epsilon (llama2.c: OFR_LLAMA_NORM_EPS)  */
+    float rope_theta;      /* RoPE base (llama2.c: 10000)                     */
 } ofr_llama_config;
 
 /* One layer's weights, regrouped at load time (pointers into the model). */
@@ -55,6 +57,16 @@ enum { OFR_LLAMA_UNK = 0, OFR_LLAMA_BOS = 1, OFR_LLAMA_EOS = 2 };
    implies exactly. Returns 0 and a new model in *out (caller destroys), or
    -1 with a message naming the file and the bad field / size. */
 int  ofr_llama_load (const char *path, ofr_llama **out, char *err, size_t errlen);
+
+/* A zero-filled model of shape c (dim .. seq_len, shared_classifier,
+   norm_eps and rope_theta; head_size and kv_dim are derived), checked as a
+   llama2.c header is, for loaders of other formats (hf_llama.c) and
+   generated benchmarks. They fill the weights through the views of
+   ofr_llama_layer_weights etc., casting the const away: the model owns
+   that memory and it is writable. path names the model in messages.
+   Returns 0 and *out, or -1 with a message. */
+int  ofr_llama_new (const ofr_llama_config *c, const char *path, ofr_llama **out,
+                    char *err, size_t errlen);
 
 /* Free the model and set *m to NULL (no-op on NULL). */
 void ofr_llama_destroy (ofr_llama **m);

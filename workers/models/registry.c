@@ -11,6 +11,7 @@
 #include "../../tests/testnet/testnet.h"
 #include "encoder.h"
 #include "espnet_model.h"
+#include "hf_llama_model.h"
 #include "llama_model.h"
 
 #include <jansson.h>
@@ -67,6 +68,8 @@ open_dir (const char *dir, ofr_model **out, char *err, size_t errlen)
 {
     if (ofr_llama_model_probe (dir))   /* llama2.c: checkpoint + tokenizer .bin */
         return ofr_llama_model_open (dir, out, err, errlen);
+    if (ofr_hf_llama_probe (dir))      /* config.json model_type "llama" */
+        return ofr_hf_llama_model_open (dir, out, err, errlen);
     switch (dir_family (dir, err, errlen)) {
     case FAMILY_ENCODER: return ofr_encoder_open (dir, out, err, errlen);
     case FAMILY_ESPNET:  return ofr_espnet_model_open (dir, out, err, errlen);
