@@ -8,6 +8,8 @@ foreach(t tcp_workers worker_kill coord_resume plugin_crash bad_abi fuzz_coord p
   set_tests_properties(it_${t} PROPERTIES TIMEOUT 180 LABELS integration
     ENVIRONMENT "OFR_SOURCE_DIR=${CMAKE_SOURCE_DIR};OFR_BUILD_DIR=${CMAKE_BINARY_DIR};OFFRAMP=${CMAKE_BINARY_DIR}/offramp")
 endforeach()
+# Every shipped plan (about 50 cells, a task child each): minutes under ASan.
+set_tests_properties(it_plans PROPERTIES TIMEOUT 900)
 
 # Fault soak (tests/soak): worker SIGKILLs, a SIGSTOP past the heartbeat
 # timeout, a coordinator kill + resume. ctest runs the short version (25
