@@ -42,6 +42,7 @@ typedef struct {
     double   *stats;         /* [n_stats] the suite's sufficient statistics       */
     int       n_stats;
     int       exit_layer;    /* 1-based layer whose exit was used (sequence level) */
+    int       skipped;       /* layers the row skipped (SKIP), summed over tokens */
     uint8_t  *token_exits;   /* [n_tokens] 1-based exit layer per token, or NULL  */
     int       n_tokens;
     int       n_layers;      /* decision layers of the model (histogram width)    */

@@ -19,6 +19,9 @@ typedef struct {
     double     flops_mean, flops_full, rel_flops, mean_exit, wall_ms_mean, speedup;
     int64_t   *hist;                     /* [hist_n] exits at layer i + 1     */
     size_t     hist_n, hist_cap;
+    int64_t   *skip_hist;                /* [skip_n] examples that skipped i layers */
+    size_t     skip_n, skip_cap;
+    double     mean_skipped;             /* layers skipped per example        */
     double    *exit_metric;              /* [hist_n] primary metric of the
                                             examples that exited at layer i + 1
                                             (NAN: none, or per-token exits)     */
@@ -26,7 +29,7 @@ typedef struct {
 
 /* Running sums while the examples of a cell are read. */
 typedef struct {
-    double  flops, flops_full, wall, exit_sum;
+    double  flops, flops_full, wall, exit_sum, skipped;
     int64_t exits;                       /* exit decisions counted             */
     double *stats;                       /* [n][n_stats] in example order      */
     size_t  stats_n, stats_cap;
@@ -75,6 +78,22 @@ count_exit (cell_sum *cs, cell_acc *a, int layer)
     return 0;
 }
 
+/* Examples by the number of layers they skipped: skip_hist[k]. */
+static int
+count_skips (cell_sum *cs, cell_acc *a, int skipped)
+{
+    size_t width = (size_t) skipped + 1, old = cs->skip_n;
+    if (width > old) {
+        if (ofr_grow ((void **) &cs->skip_hist, &cs->skip_cap, width, sizeof (int64_t)) != 0)
+            return -1;
+        memset (cs->skip_hist + old, 0, (width - old) * sizeof (int64_t));
+        cs->skip_n = width;
+    }
+    cs->skip_hist[skipped]++;
+    a->skipped += skipped;
+    return 0;
+}
+
 static int
 add_stats (cell_acc *a, const ofr_suite_class *suite, const unsigned char *blob,
            int bytes, int cell)
@@ -120,6 +139,9 @@ add_example (sqlite3_stmt *st, const ofr_suite_class *suite, cell_sum *cs, cell_
     }
     int n_layers = sqlite3_column_int (st, 3);
     if (n_layers > 0 && hist_widen (cs, (size_t) n_layers) != 0)
+        return -1;
+    int skipped = sqlite3_column_int (st, 7);
+    if (count_skips (cs, a, skipped > 0 ? skipped : 0) != 0)
         return -1;
     a->flops += sqlite3_column_double (st, 4);
     a->flops_full += sqlite3_column_double (st, 5);
@@ -186,6 +208,7 @@ finish_cell (cell_sum *cs, const cell_acc *a)
     cs->rel_flops = a->flops_full > 0 ? a->flops / a->flops_full : NAN;
     cs->mean_exit = a->exits ? a->exit_sum / (double) a->exits : NAN;
     cs->wall_ms_mean = cs->n ? a->wall / n : NAN;
+    cs->mean_skipped = cs->n ? a->skipped / n : NAN;
     cs->speedup = NAN;
 }
 
@@ -198,7 +221,8 @@ summarize_cell (ofr_store *self, int64_t run, cell_sum *cs, char *err, size_t er
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2 (ofr_store_db (self),
                             "SELECT stats, exit_layer, token_exits, n_layers, flops, "
-                            "flops_full, wall_ms FROM examples WHERE run = ?1 AND cell = ?2 "
+                            "flops_full, wall_ms, skipped FROM examples WHERE run = ?1 AND "
+                            "cell = ?2 "
                             "ORDER BY example", -1, &st, NULL) != SQLITE_OK)
         return ofr_store_sqlerr (self, "reading examples", err, errlen);
     sqlite3_bind_int64 (st, 1, run);
@@ -262,6 +286,7 @@ report_free (report *r)
     for (int i = 0; r->sums && i < r->n; i++) {
         free (r->sums[i].hist);
         free (r->sums[i].exit_metric);
+        free (r->sums[i].skip_hist);
     }
     free (r->sums);
     ofr_store_cell_rows_free (&r->rows, r->n);
@@ -333,6 +358,11 @@ json_cell (ofr_buf *b, const cell_sum *cs, unsigned flags)
         ofr_buf_puts (b, i ? "," : "");
         ofr_buf_json_num (b, cs->exit_metric ? cs->exit_metric[i] : NAN);
     }
+    ofr_buf_puts (b, "],\"mean_skipped\":");
+    ofr_buf_json_num (b, cs->mean_skipped);
+    ofr_buf_puts (b, ",\"skip_hist\":[");
+    for (size_t i = 0; i < cs->skip_n; i++)
+        ofr_buf_printf (b, "%s%lld", i ? "," : "", (long long) cs->skip_hist[i]);
     ofr_buf_puts (b, "]");
     if (!(flags & OFR_REPORT_NO_TIMING)) {
         ofr_buf_puts (b, ",\"wall_ms_mean\":");

@@ -12,7 +12,7 @@
 
 /*  Version 1 is the schema below. A newer file may have columns or meanings
     this code does not know, so it is refused rather than half understood. */
-#define OFR_STORE_SCHEMA 1
+#define OFR_STORE_SCHEMA 2   /* 2: examples.skipped */
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -28,7 +28,8 @@ static const char s_schema[] =
     "  run INTEGER NOT NULL, cell INTEGER NOT NULL, example INTEGER NOT NULL,"
     "  prediction REAL, pred_text TEXT, stats BLOB, exit_layer INTEGER,"
     "  token_exits BLOB, n_layers INTEGER, flops REAL, flops_full REAL,"
-    "  wall_ms REAL, worker TEXT, PRIMARY KEY (run, cell, example));"
+    "  wall_ms REAL, worker TEXT, skipped INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run, cell, example));"
     "CREATE TABLE IF NOT EXISTS tasks ("
     "  run INTEGER NOT NULL, id INTEGER NOT NULL, cell INTEGER, n_examples INTEGER,"
     "  worker TEXT, status TEXT, reason TEXT, started REAL, ended REAL,"
@@ -222,10 +223,17 @@ create_schema (ofr_store *self, char *err, size_t errlen)
     if (user_version (self, &version, err, errlen) != 0
         || check_version (self, version, err, errlen) != 0)
         goto fail;
+    char sql[64];
+    snprintf (sql, sizeof sql, "PRAGMA user_version=%d", OFR_STORE_SCHEMA);
     if (version == 0) {
-        char sql[64];
-        snprintf (sql, sizeof sql, "PRAGMA user_version=%d", OFR_STORE_SCHEMA);
         if (exec (self, s_schema, "creating the schema", err, errlen) != 0
+            || exec (self, sql, "setting the schema version", err, errlen) != 0)
+            goto fail;
+    } else if (version == 1) {
+        /* Files of schema 1 gain the skip counts; their rows skipped nothing
+           they could have recorded. */
+        if (exec (self, "ALTER TABLE examples ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0",
+                  "upgrading the schema to 2", err, errlen) != 0
             || exec (self, sql, "setting the schema version", err, errlen) != 0)
             goto fail;
     }
@@ -276,7 +284,8 @@ store_open (const char *path, bool create, ofr_store **out, char *err, size_t er
         || check_version (self, version, err, errlen) != 0
         || set_pragmas (self, err, errlen) != 0)
         goto fail;
-    if (create && version < OFR_STORE_SCHEMA && create_schema (self, err, errlen) != 0)
+    if ((create || version > 0) && version < OFR_STORE_SCHEMA
+        && create_schema (self, err, errlen) != 0)
         goto fail;
     if (!create && version == 0) {
         bool ours = false;
@@ -716,8 +725,8 @@ put_prepare (ofr_store *self, char *err, size_t errlen)
     if (!self->put
         && prepare (self, "INSERT OR IGNORE INTO examples (run, cell, example, prediction, "
                     "pred_text, stats, exit_layer, token_exits, n_layers, flops, flops_full, "
-                    "wall_ms, worker) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                    "?12, ?13)", &self->put, err, errlen) != 0)
+                    "wall_ms, worker, skipped) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                    "?11, ?12, ?13, ?14)", &self->put, err, errlen) != 0)
         return -1;
     if (!self->widen
         && prepare (self, "UPDATE cells SET n_layers = ?3 WHERE run = ?1 AND idx = ?2 "
@@ -745,7 +754,7 @@ bind_stats (ofr_store *self, const ofr_record *r, char *err, size_t errlen)
 static int
 check_record (ofr_store *self, const ofr_record *r, char *err, size_t errlen)
 {
-    if (r->cell < 0 || r->example < 0 || r->n_stats < 0 || r->n_tokens < 0
+    if (r->cell < 0 || r->example < 0 || r->n_stats < 0 || r->n_tokens < 0 || r->skipped < 0
         || (r->n_stats > 0 && !r->stats) || (r->n_tokens > 0 && !r->token_exits)
         || r->n_stats > (1 << 24) || r->n_tokens > (1 << 30))
         return ofr_errf (err, errlen, "%s: record (cell %d, example %d): bad sizes",
@@ -808,6 +817,7 @@ ofr_store_put_record (ofr_store *self, int64_t run_id, const ofr_record *r,
     sqlite3_bind_double (st, 11, r->flops_full);
     sqlite3_bind_double (st, 12, r->wall_ms);
     bind_text (st, 13, worker);
+    sqlite3_bind_int (st, 14, r->skipped);
     int rc = sqlite3_step (st);
     int changed = rc == SQLITE_DONE ? sqlite3_changes (self->db) : 0;
     /* Reset now: the statement must not keep pointing at the caller's

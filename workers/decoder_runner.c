@@ -48,6 +48,7 @@ typedef struct {
     int       *gen, *ref, *argmax_full;   /* [max_seq]                       */
     uint8_t   *exits;          /* grows per example                           */
     size_t     exits_n, exits_cap;
+    int        skipped;        /* layers skipped over this example's tokens   */
     double    *loglik;
     size_t     loglik_cap;
 } dec_run;
@@ -305,6 +306,7 @@ method_position (dec_run *r, ofr_batch *view, int token, bool output, int *layer
             return ofr_errf (err, errlen, "plugin %s: before_layer %d failed at position "
                              "%d", m->name, l + 1, r->pos);
         if (act == OFR_SKIP) {
+            r->skipped++;
             if (ofr_decoder_skip (r->dec, l, &row, 1, r->fill, err, errlen) != 0)
                 return -1;
             if (r->fill == OFR_KV_PROPAGATE)
@@ -482,11 +484,13 @@ run_sequence (dec_run *r, seq_job *j, char *err, size_t errlen)
         .host_ctx = r,
     };
     size_t exits0 = r->exits_n;
+    int skipped0 = r->skipped;
     r->attempts = 0;
     j->search = 0;
     for (;;) {
         r->flops = 0;
         r->exits_n = exits0;
+        r->skipped = skipped0;
         if (m->begin && m->begin (r->ctx->method_state, &view) != 0)
             return ofr_errf (err, errlen, "plugin %s: begin failed", m->name);
         int rc = attempt (r, &view, j, err, errlen);
@@ -592,7 +596,8 @@ emit_record (dec_run *r, int example, double prediction, const char *text,
     ofr_record rec = {
         .cell = ctx->cell->index, .example = example, .prediction = prediction,
         .pred_text = (char *) text, .stats = stats, .n_stats = n_stats,
-        .exit_layer = r->L, .token_exits = r->exits, .n_tokens = (int) r->exits_n,
+        .exit_layer = r->L, .skipped = r->skipped, .token_exits = r->exits,
+        .n_tokens = (int) r->exits_n,
         .n_layers = r->L, .flops = flops, .flops_full = res->flops_full, .wall_ms = wall,
     };
     if (emit (arg, &rec) != 0)
@@ -788,6 +793,7 @@ ofr_decoder_runner_run (const ofr_runner_ctx *ctx, const int32_t *examples, int 
         ofr_lm_task t;
         ofr_rng_seed (&r.rng, ctx->cell->seed * 1000003u + (uint64_t) examples[i]);
         r.exits_n = 0;
+        r.skipped = 0;
         if (lm->task (ctx->suite_data, examples[i], &t) != 0)
             rc = ofr_errf (err, errlen, "suite %s: no example %d", ctx->suite->name,
                            examples[i]);

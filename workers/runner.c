@@ -21,6 +21,7 @@ typedef struct {
     int          *probs_layer;  /* [n] layer the cache holds, -1 = none       */
     double       *flops;        /* [n] charged so far                         */
     double       *wall;         /* [n] attributed wall ms                     */
+    int          *skipped;      /* [n] layers the row skipped                 */
     ofr_example  *ex;           /* [n]                                        */
     const int32_t *ex_index;    /* [n] suite index of each row (oracle_try)   */
     double        excluded_ms;  /* oracle_try time, kept out of wall times    */
@@ -266,6 +267,7 @@ batch_free (run_batch *b)
     free (b->probs_layer);
     free (b->flops);
     free (b->wall);
+    free (b->skipped);
     free (b->ex);
 }
 
@@ -282,8 +284,10 @@ batch_alloc (run_batch *b, const ofr_runner_ctx *ctx, int n)
     b->probs_layer = ofr_calloc ((size_t) n, sizeof (int));
     b->flops = ofr_calloc ((size_t) n, sizeof (double));
     b->wall = ofr_calloc ((size_t) n, sizeof (double));
+    b->skipped = ofr_calloc ((size_t) n, sizeof (int));
     b->ex = ofr_calloc ((size_t) n, sizeof (ofr_example));
-    if (!b->active || !b->probs || !b->probs_layer || !b->flops || !b->wall || !b->ex)
+    if (!b->active || !b->probs || !b->probs_layer || !b->flops || !b->wall || !b->skipped
+        || !b->ex)
         return -1;
     for (int i = 0; i < n; i++) {
         b->active[i] = i;
@@ -344,7 +348,7 @@ finish_row (run_batch *b, int row, int layer, const int32_t *examples,
     ofr_record r = {
         .cell = ctx->cell->index, .example = examples[row],
         .prediction = pred.value, .stats = stats, .n_stats = n_stats,
-        .exit_layer = layer + 1, .n_layers = L,
+        .exit_layer = layer + 1, .skipped = b->skipped[row], .n_layers = L,
         .flops = b->flops[row], .flops_full = full, .wall_ms = b->wall[row],
     };
     rc = emit (arg, &r);
@@ -403,8 +407,10 @@ run_batch_layers (run_batch *b, const int32_t *examples, ofr_emit_fn *emit,
         int n_run = 0;
         for (int i = 0; i < b->n_active; i++) {
             int row = b->active[i];
-            if (act[i] == OFR_SKIP)
+            if (act[i] == OFR_SKIP) {
+                b->skipped[row]++;
                 continue;
+            }
             if (act[i] != OFR_RUN && act[i] != OFR_RUN_LOWP) {
                 rc = ofr_errf (err, errlen, "plugin %s: invalid action %d before layer %d",
                                m->name, act[i], l + 1);

@@ -46,6 +46,17 @@ for c in cells:
     print("ok: %-16s %-10s %-28s %s rel %.3f hist %s" % (c["suite"], c["method"],
           json.dumps(c.get("params")), {k: round(v, 2) for k, v in m.items()},
           c["rel_flops"], hist))
+# Skipped layers per record = the pattern's layers per decision token
+# (5 layers: every k=2 skips 2 and 4; last/middle n=1 skip one).
+per_token = {"every": 2, "last": 1, "middle": 1}
+for idx, c in enumerate(cells):
+    want = per_token.get(c["params"].get("pattern")) if c["method"] == "layerskip" else 0
+    if c["method"] not in ("layerskip", "full"):
+        continue
+    for sk, tok in db.execute("SELECT skipped, token_exits FROM examples WHERE cell = ?", (idx,)):
+        if sk != want * len(tok or b""):
+            err(c["method"], c["params"], "skipped", sk, "for", len(tok or b""), "tokens")
+            break
 # Per record: token_exits bytes == decision positions in the stats tail.
 n_bad = 0
 for ex_stats, tok in db.execute("SELECT stats, token_exits FROM examples"):

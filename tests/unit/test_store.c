@@ -111,6 +111,7 @@ put_spec (ofr_store *st, int64_t run, const spec *s, int *inserted)
         .cell = s->cell, .example = s->example, .prediction = s->example % 2,
         .pred_text = s->cell == 2 ? "generated ✓" : NULL,
         .stats = stats, .n_stats = s->n_stats, .exit_layer = s->exit_layer,
+        .skipped = s->cell == 1 ? s->example % 3 : 0,
         .token_exits = s->n_tok ? tok : NULL, .n_tokens = s->n_tok, .n_layers = 4,
         .flops = s->flops, .flops_full = s->full, .wall_ms = s->wall,
     };
@@ -342,12 +343,15 @@ check_json_numbers (const char *json)
                    "\"mean_exit_layer\":2.3,\"exit_hist\":[3,3,2,2]", "cell 1 flops/exits");
     /* Rows exiting at layers 1 and 3 are the even (correct) examples. */
     expect_in (c1, "\"exit_metric\":[100,0,100,0]", "cell 1 accuracy per exit layer");
+    /* Example e of cell 1 skipped e % 3 layers: 4, 3 and 3 examples. */
+    expect_in (c1, "\"mean_skipped\":0.9,\"skip_hist\":[4,3,3]", "cell 1 skips");
     expect_in (c1, "\"wall_ms_mean\":5,\"speedup\":2}", "cell 1 speed-up vs full");
     char want[320];
     snprintf (want, sizeof want, "\"n\":6,\"total\":10,\"status\":\"pending\","
               "\"metrics\":{\"accuracy\":100},\"flops_mean\":50,\"flops_full\":100,"
               "\"rel_flops\":0.5,\"mean_exit_layer\":%s,\"exit_hist\":[6,6,0,6],"
-              "\"exit_metric\":[null,null,null,null],\"wall_ms_mean\":20,\"speedup\":0.5}", num (7.0 / 3.0));
+              "\"exit_metric\":[null,null,null,null],\"mean_skipped\":0,\"skip_hist\":[6],"
+              "\"wall_ms_mean\":20,\"speedup\":0.5}", num (7.0 / 3.0));
     expect_in (c2, want, "cell 2 token exits");
     expect_in (c3, "\"suite\":\"nosuch\"", "cell 3");
     expect_in (c3, "\"status\":\"failed\",\"metrics\":{},", "cell 3 unknown suite: no metrics");
@@ -358,7 +362,8 @@ check_json_numbers (const char *json)
     CHECK (sum == 1e17, "double rounding assumption");
     snprintf (want, sizeof want, "\"flops_mean\":%s,\"flops_full\":2,\"rel_flops\":%s,"
               "\"mean_exit_layer\":2,\"exit_hist\":[0,3,0,0],"
-              "\"exit_metric\":[null,null,null,null],\"wall_ms_mean\":1,"
+              "\"exit_metric\":[null,null,null,null],\"mean_skipped\":0,\"skip_hist\":[3],"
+              "\"wall_ms_mean\":1,"
               "\"speedup\":1}", num (sum / 3), num (sum / 6));
     expect_in (c3, want, "cell 3 flops (summed in example order)/exits/timing");
     free (c0);
@@ -573,7 +578,7 @@ check_journal (ofr_store *st, int64_t run, const char *path)
           "000000000000F03F0000000000000040" },
         { "SELECT count(*) FROM examples", "29" },
         { "PRAGMA journal_mode", "wal" },
-        { "PRAGMA user_version", "1" },
+        { "PRAGMA user_version", "2" },
     };
     for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
         sqlite3_stmt *q = NULL;
@@ -688,8 +693,30 @@ check_open_errors (void)
            && strstr (err, "no run 1"), "report of a missing run: %s", err);
     ofr_store_destroy (&st);
 
-    /* A newer schema is refused with a clear message. */
+    /* A schema-1 file (no examples.skipped) is upgraded in place. */
     sqlite3 *db = NULL;
+    REQUIRE (sqlite3_open (path_in_dir ("v1.sqlite"), &db) == SQLITE_OK, "sqlite3_open v1");
+    sqlite3_exec (db, "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                  "plan_text TEXT, started REAL NOT NULL, finished REAL, status TEXT NOT NULL);"
+                  "CREATE TABLE examples (run INTEGER NOT NULL, cell INTEGER NOT NULL, "
+                  "example INTEGER NOT NULL, prediction REAL, pred_text TEXT, stats BLOB, "
+                  "exit_layer INTEGER, token_exits BLOB, n_layers INTEGER, flops REAL, "
+                  "flops_full REAL, wall_ms REAL, worker TEXT, PRIMARY KEY (run, cell, example));"
+                  "INSERT INTO examples (run, cell, example) VALUES (1, 0, 0);"
+                  "PRAGMA user_version = 1", NULL, NULL, NULL);
+    sqlite3_close (db);
+    REQUIRE (ofr_store_open (path_in_dir ("v1.sqlite"), &st, err, sizeof err) == 0, "v1: %s", err);
+    ofr_store_destroy (&st);
+    REQUIRE (sqlite3_open (path_in_dir ("v1.sqlite"), &db) == SQLITE_OK, "sqlite3_open v1");
+    sqlite3_stmt *q = NULL;
+    CHECK (sqlite3_prepare_v2 (db, "SELECT skipped FROM examples", -1, &q, NULL) == SQLITE_OK
+           && sqlite3_step (q) == SQLITE_ROW && sqlite3_column_int (q, 0) == 0,
+           "v1 file not upgraded: %s", sqlite3_errmsg (db));
+    sqlite3_finalize (q);
+    sqlite3_close (db);
+
+    /* A newer schema is refused with a clear message. */
+    db = NULL;
     REQUIRE (sqlite3_open (path_in_dir ("empty.sqlite"), &db) == SQLITE_OK, "sqlite3_open");
     sqlite3_exec (db, "PRAGMA user_version = 9", NULL, NULL, NULL);
     sqlite3_close (db);
