@@ -12,9 +12,13 @@ CMAKE_ARGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 DEPS_BUILD = cmake make gcc pkg-config libzmq3-dev libmsgpack-dev libncurses-dev \
              libopenblas-dev libsqlite3-dev libyaml-dev libsodium-dev libpng-dev \
              libjansson-dev
-DEPS_TEST  = tmux python3 python3-numpy python3-torch sqlite3
+DEPS_TEST  = tmux python3 python3-numpy python3-torch sqlite3 iproute2 \
+             clang libclang-rt-14-dev slurm-wlm munge
+# libFuzzer targets (tests/fuzz): a separate clang configuration, ASan+UBSan.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
 
-.PHONY: run test build test-asan deps deps-test clean
+.PHONY: run test build test-asan fuzz deps deps-test clean
 
 run: deps build
 	./$(BUILD)/offramp run
@@ -32,6 +36,16 @@ build:
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Bounded fuzzing of every target (ctest -L fuzz), seeded from
+# tests/fuzz/corpus; executions per target in $(FUZZ_BUILD)/fuzz-work/executions.txt.
+fuzz: deps deps-test
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOFR_FUZZ=ON \
+	    -DOFR_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	rm -f $(FUZZ_BUILD)/fuzz-work/executions.txt
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L '^fuzz$$' -j $(JOBS)
+	@cat $(FUZZ_BUILD)/fuzz-work/executions.txt
+
 deps:
 	@sh tools/ensure-deps.sh $(DEPS_BUILD)
 
@@ -39,4 +53,4 @@ deps-test:
 	@sh tools/ensure-deps.sh $(DEPS_TEST)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

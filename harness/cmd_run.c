@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "coordinator.h"
 #include "plan.h"
+#include "slurm.h"
 #include "../common/ofr_common.h"
 #include "../common/ofr_paths.h"
 #include "../results/store.h"
@@ -50,6 +51,11 @@ usage (FILE *out)
         "  --bind ADDR        listen for workers on ADDR (e.g. tcp://127.0.0.1:5555);\n"
         "                     default: a private ipc:// socket\n"
         "  --pub ADDR         events socket for dashboards (default: derived from --bind)\n"
+        "  --keys DIR         CURVE: DIR/coordinator.key and DIR/allowlist (offramp keygen;\n"
+        "                     default $OFFRAMP_KEYS or ./keys). CURVE is on whenever --bind\n"
+        "                     is not loopback or ipc://, and with --keys or --allow\n"
+        "  --allow FILE       allowed worker/dashboard public keys (default DIR/allowlist)\n"
+        "  --insecure         plaintext, unauthenticated, even on a non-loopback --bind\n"
         "  --db FILE          results file (default: offramp.sqlite)\n"
         "  --resume RUN_ID    finish what is missing of an interrupted run\n"
         "  --model M          quick run: model name(s), comma separated\n"
@@ -67,12 +73,20 @@ usage (FILE *out)
         "  --tui              live dashboard on this terminal (default when stdin and\n"
         "                     stdout are terminals); logs go to DB.log meanwhile\n"
         "  --no-tui           plain progress lines with ETA on stderr\n"
-        "  -q, --quiet        no progress lines\n");
+        "  -q, --quiet        no progress lines\n"
+        "  --slurm            submit the run as a Slurm batch job (docs/SLURM.md): the\n"
+        "                     coordinator on the batch node, one worker per node (srun)\n"
+        "  --partition P      --slurm: partition (default: the cluster's)\n"
+        "  --nodes N          --slurm: nodes, one worker each (default 1)\n"
+        "  --time T           --slurm: time limit (MINUTES, HH:MM:SS, D-HH:MM...)\n"
+        "  --sbatch-arg ARG   --slurm: an extra #SBATCH line, verbatim (repeatable)\n"
+        "  --dry-run          --slurm: print the batch script, do not submit it\n");
 }
 
 enum { O_WORKERS = 256, O_THREADS, O_BIND, O_PUB, O_DB, O_RESUME, O_MODEL, O_SUITE,
        O_METHOD, O_LIMIT, O_PLUGINS, O_MODELS, O_DATA, O_HB, O_FORMAT, O_NOTUI, O_TUI, O_CTL,
-       O_ARTIFACTS };
+       O_ARTIFACTS, O_KEYS, O_ALLOW, O_INSECURE,
+       O_SLURM, O_PARTITION, O_NODES, O_TIME, O_SBATCH_ARG, O_DRY_RUN };
 
 static const struct option s_opts[] = {
     { "workers", required_argument, 0, O_WORKERS },
@@ -94,6 +108,15 @@ static const struct option s_opts[] = {
     { "tui", no_argument, 0, O_TUI },
     { "ctl", required_argument, 0, O_CTL },
     { "artifacts", required_argument, 0, O_ARTIFACTS },
+    { "keys", required_argument, 0, O_KEYS },
+    { "allow", required_argument, 0, O_ALLOW },
+    { "insecure", no_argument, 0, O_INSECURE },
+    { "slurm", no_argument, 0, O_SLURM },
+    { "partition", required_argument, 0, O_PARTITION },
+    { "nodes", required_argument, 0, O_NODES },
+    { "time", required_argument, 0, O_TIME },
+    { "sbatch-arg", required_argument, 0, O_SBATCH_ARG },
+    { "dry-run", no_argument, 0, O_DRY_RUN },
     { "quiet", no_argument, 0, 'q' },
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 }
@@ -110,6 +133,38 @@ int_arg (const char *flag, const char *v, long long lo, long long hi, long long 
     return 0;
 }
 
+/*  --slurm: the job runs this plan (or resumes this run) with these
+    options; a dry run prints the script. */
+static int
+run_slurm (ofr_slurm_opts *so, const ofr_coord_opts *o, const ofr_plan *plan,
+           long long resume, int threads, bool dry_run)
+{
+    if (o->keys_dir || o->allow_path) {
+        fprintf (stderr, "offramp run: --slurm makes the job's own CURVE keys: "
+                 "no --keys or --allow with it\n");
+        return 2;
+    }
+    ofr_coord_opts def;
+    ofr_coord_opts_init (&def);
+    so->db = o->db_path;
+    so->bind = o->bind;
+    so->insecure = o->insecure;
+    so->artifacts = o->artifacts_path;
+    so->heartbeat_ms = o->heartbeat_ms != def.heartbeat_ms ? o->heartbeat_ms : 0;
+    so->threads = threads;
+    so->resume = resume;
+    if (plan) {
+        so->plan_name = ofr_plan_name (plan);
+        so->plan_text = ofr_plan_text (plan);
+    }
+    char err[OFR_ERRLEN];
+    if (ofr_slurm_run (so, dry_run, stdout, err, sizeof err) != 0) {
+        fprintf (stderr, "offramp run: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int
 ofr_cmd_run (int argc, char **argv)
 {
@@ -119,7 +174,9 @@ ofr_cmd_run (int argc, char **argv)
     const char *model = NULL, *suite = NULL, *format = "table";
     const char **methods = ofr_calloc ((size_t) argc + 1, sizeof (char *));
     int n_methods = 0, rc = 1;
-    bool quiet = false;
+    bool quiet = false, slurm = false, dry_run = false;
+    ofr_slurm_opts so;                    /* --slurm */
+    ofr_slurm_opts_init (&so);
     int tui = -1;                         /* -1: if this is a terminal */
     char *plugin_path = NULL, *models_path = NULL, *data_path = NULL;
     ofr_plan *plan = NULL;
@@ -152,6 +209,20 @@ ofr_cmd_run (int argc, char **argv)
         case O_TUI:     tui = 1; break;
         case O_CTL:     o.ctl = optarg; break;
         case O_ARTIFACTS: o.artifacts_path = optarg; break;
+        case O_KEYS:    o.keys_dir = optarg; break;
+        case O_ALLOW:   o.allow_path = optarg; break;
+        case O_INSECURE: o.insecure = true; break;
+        case O_SLURM:   slurm = true; break;
+        case O_DRY_RUN: dry_run = true; break;
+        case O_PARTITION: so.partition = optarg; break;
+        case O_TIME:    so.time = optarg; break;
+        case O_NODES:
+            if (int_arg ("--nodes", optarg, 1, 100000, &v)) goto out;
+            so.nodes = (int) v;
+            break;
+        case O_SBATCH_ARG:
+            if (ofr_slurm_opts_add_arg (&so, optarg) != 0) goto out;
+            break;
         case 'q':       quiet = true; break;
         case 'h':       usage (stdout); rc = 0; goto out;
         default:        usage (stderr); rc = 2; goto out;
@@ -165,6 +236,20 @@ ofr_cmd_run (int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if ((dry_run || so.partition || so.time || so.n_sbatch_args || so.nodes != 1) && !slurm) {
+        fprintf (stderr, "offramp run: --partition, --nodes, --time, --sbatch-arg and "
+                 "--dry-run go with --slurm\n");
+        rc = 2;
+        goto out;
+    }
+    if (slurm && workers > 0) {
+        fprintf (stderr, "offramp run: --slurm runs one worker per node: no --workers with it\n");
+        rc = 2;
+        goto out;
+    }
+    so.plugins = plugin_path;             /* the job passes on what was given */
+    so.models = models_path;
+    so.data = data_path;
     if (!plugin_path) plugin_path = ofr_strdup (ofr_plugin_default_path ());
     if (!models_path) models_path = ofr_default_models_path ();
     if (!data_path) data_path = ofr_default_data_path ();
@@ -195,7 +280,7 @@ ofr_cmd_run (int argc, char **argv)
     o.local_workers = (int) workers;
     o.worker_threads = threads > 0 ? (int) threads
                                    : (int) (workers > 0 && cores / workers > 0 ? cores / workers : 1);
-    if (!o.bind && workers == 0) {
+    if (!o.bind && workers == 0 && !slurm) {
         fprintf (stderr, "offramp run: --workers 0 needs --bind so that remote workers can join\n");
         rc = 2;
         goto out;
@@ -207,6 +292,10 @@ ofr_cmd_run (int argc, char **argv)
         if (optind < argc || model || suite || n_methods) {
             fprintf (stderr, "offramp run: --resume takes no plan, --model, --suite or --method\n");
             rc = 2;
+            goto out;
+        }
+        if (slurm) {
+            rc = run_slurm (&so, &o, NULL, resume, (int) threads, dry_run);
             goto out;
         }
         if (ofr_coord_resume (&o, resume, err, sizeof err) != 0) {
@@ -244,6 +333,11 @@ ofr_cmd_run (int argc, char **argv)
         }
         if (limit > 0)
             ofr_plan_set_limit (plan, (int) limit);
+        if (slurm) {
+            so.limit = (int) limit;
+            rc = run_slurm (&so, &o, plan, 0, (int) threads, dry_run);
+            goto out;
+        }
         if (ofr_coord_run_plan (&o, plan, &run_id, err, sizeof err) != 0) {
             fprintf (stderr, "offramp run: %s\n", err);
             goto out;
@@ -260,6 +354,7 @@ ofr_cmd_run (int argc, char **argv)
         ofr_store_destroy (&store);
     }
 out:
+    ofr_slurm_opts_clear (&so);
     ofr_plan_destroy (&plan);
     free (methods);
     free (plugin_path);

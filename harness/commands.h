@@ -15,9 +15,9 @@ int ofr_cmd_bench    (int argc, char **argv);   /* workers/engine/cmd_bench.c */
 int ofr_cmd_score    (int argc, char **argv);   /* suites/cmd_score.c     */
 int ofr_cmd_generate (int argc, char **argv);   /* workers/models/cmd_generate.c */
 int ofr_cmd_import   (int argc, char **argv);   /* workers/models/cmd_import.c */
-int ofr_cmd_tui      (int argc, char **argv);   /* tui/cmd_tui.c          */
-int ofr_cmd_fit      (int argc, char **argv);   /* harness/cmd_fit.c      */
-
 int ofr_cmd_translate (int argc, char **argv);  /* workers/models/cmd_translate.c */
+int ofr_cmd_tui      (int argc, char **argv);   /* tui/cmd_tui.c          */
+int ofr_cmd_keygen   (int argc, char **argv);   /* harness/cmd_keygen.c   */
+int ofr_cmd_fit      (int argc, char **argv);   /* harness/cmd_fit.c      */
 
 #endif

@@ -18,6 +18,7 @@
     store at a rate bounded by its own cost.                             */
 #include "coordinator.h"
 #include "protocol.h"
+#include "security.h"
 #include "../common/ofr_common.h"
 #include "../common/ofr_paths.h"
 #include "../results/store.h"
@@ -122,6 +123,15 @@ typedef struct {
     pid_t        *local;            /* spawned worker pids                       */
     int           n_local;
     bool          in_tx;
+    /* CURVE (security.h): our key pair, who may connect, the ZAP handler,
+       handshake monitors of the three sockets, and the throwaway key pair
+       file of our own local workers and dashboard. */
+    bool          curve;
+    ofr_keypair   kp;
+    ofr_allowlist *allow;
+    ofr_zap      *zap;
+    ofr_sec_monitor *mon[3];
+    char          local_key[512];
     int64_t       total_examples, done_examples, start_done;
     double        started, next_progress, next_event;
     char          err[OFR_ERRLEN];
@@ -602,7 +612,11 @@ spawn_dashboard (coord *c)
     }
     if (pid == 0) {
         const char *argv[] = { "offramp", "tui", "--pub", c->pub_endpoint,
-                               "--ctl", c->ctl_endpoint, NULL };
+                               "--ctl", c->ctl_endpoint, NULL, NULL, NULL, NULL, NULL };
+        if (c->curve) {
+            argv[6] = "--key", argv[7] = c->local_key;
+            argv[8] = "--server-key", argv[9] = c->kp.public_key;
+        }
         execv ("/proc/self/exe", (char *const *) argv);
         fprintf (stderr, "offramp: cannot start the dashboard: %s\n", strerror (errno));
         _exit (127);
@@ -974,6 +988,94 @@ resolve_endpoints (coord *c)
         snprintf (c->ctl_endpoint, sizeof c->ctl_endpoint, "%s", last);
 }
 
+/*  CURVE on the three sockets when any is not loopback/ipc (or keys were
+    named), with the allowlist checked by our ZAP handler. Our own local
+    workers and dashboard get a throwaway key pair, allowed in memory. */
+static int
+setup_security (coord *c)
+{
+    const ofr_coord_opts *o = c->opts;
+    bool local = ofr_endpoint_is_local (c->endpoint) && ofr_endpoint_is_local (c->pub_endpoint)
+                 && ofr_endpoint_is_local (c->ctl_endpoint);
+    if (o->insecure) {
+        if (!local)
+            ofr_log (OFR_WARN, "--insecure: %s is plaintext and unauthenticated: anyone "
+                     "who reaches it can join and read results", c->endpoint);
+        return 0;
+    }
+    if (local && !o->keys_dir && !o->allow_path)
+        return 0;
+    const char *dir = o->keys_dir ? o->keys_dir : getenv ("OFFRAMP_KEYS");
+    if (!dir || !*dir)
+        dir = "keys";
+    char key[600], allow[600];
+    snprintf (key, sizeof key, "%.580s/coordinator.key", dir);
+    snprintf (allow, sizeof allow, "%.580s", o->allow_path ? o->allow_path : "");
+    if (!o->allow_path)
+        snprintf (allow, sizeof allow, "%.580s/allowlist", dir);
+    char err[OFR_ERRLEN];
+    if (ofr_keypair_load (key, &c->kp, err, sizeof err) != 0
+        || ofr_allowlist_load (allow, &c->allow, err, sizeof err) != 0)
+        return ofr_errf (c->err, sizeof c->err, "CURVE (on because %s%s): %s; create keys "
+                         "with `offramp keygen --dir %s coordinator NAME...` and list the "
+                         "allowed .pub lines in %s, or pass --insecure", c->endpoint,
+                         local ? " was given keys" : " is not loopback", err, dir, allow);
+    if (o->local_workers > 0 || o->tui) {
+        ofr_keypair mine;
+        const char *tmp = getenv ("TMPDIR");
+        snprintf (c->local_key, sizeof c->local_key, "%.400s/offramp-%d-local.key",
+                  tmp && *tmp ? tmp : "/tmp", (int) getpid ());
+        unlink (c->local_key);
+        if (ofr_keypair_generate (&mine, err, sizeof err) != 0
+            || ofr_keypair_write (&mine, c->local_key, "local", false, err, sizeof err) != 0
+            || ofr_allowlist_add (c->allow, mine.public_key, "local") != 0) {
+            c->local_key[0] = 0;
+            return ofr_errf (c->err, sizeof c->err, "key pair for local workers: %s", err);
+        }
+    }
+    void *socks[3] = { c->router, c->pub, c->ctl };
+    const char *names[3] = { "workers' socket", "events socket", "control socket" };
+    if (ofr_zap_new (c->zctx, c->allow, &c->zap, err, sizeof err) != 0)
+        return ofr_errf (c->err, sizeof c->err, "%s", err);
+    for (int i = 0; i < 3; i++) {
+        char what[700];
+        snprintf (what, sizeof what, "%s %s", names[i],
+                  i == 0 ? c->endpoint : i == 1 ? c->pub_endpoint : c->ctl_endpoint);
+        if (ofr_curve_server_setup (socks[i], &c->kp, err, sizeof err) != 0
+            || ofr_sec_monitor_new (c->zctx, socks[i], what, &c->mon[i], err, sizeof err) != 0)
+            return ofr_errf (c->err, sizeof c->err, "%s: %s", what, err);
+    }
+    c->curve = true;
+    ofr_log (OFR_INFO, "CURVE on: server key %s, %d allowed key(s) from %s", c->kp.public_key,
+             ofr_allowlist_size (c->allow), allow);
+    return 0;
+}
+
+/*  Poll items for the ZAP handler and the monitors (none without CURVE). */
+static int
+security_items (coord *c, zmq_pollitem_t *items)
+{
+    if (!c->curve)
+        return 0;
+    items[0] = (zmq_pollitem_t) { .socket = ofr_zap_socket (c->zap), .events = ZMQ_POLLIN };
+    for (int i = 0; i < 3; i++)
+        items[1 + i] = (zmq_pollitem_t) { .socket = ofr_sec_monitor_socket (c->mon[i]),
+                                          .events = ZMQ_POLLIN };
+    return 4;
+}
+
+static void
+security_handle (coord *c, const zmq_pollitem_t *items)
+{
+    if (!c->curve)
+        return;
+    if (items[0].revents & ZMQ_POLLIN)
+        ofr_zap_handle (c->zap);
+    for (int i = 0; i < 3; i++)
+        if (items[1 + i].revents & ZMQ_POLLIN)
+            ofr_sec_monitor_read (c->mon[i], NULL, NULL, 0);
+}
+
 static int
 open_sockets (coord *c)
 {
@@ -991,6 +1093,8 @@ open_sockets (coord *c)
     zmq_setsockopt (c->pub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (c->ctl, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (c->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    if (setup_security (c) != 0)
+        return -1;
     if (zmq_bind (c->router, c->endpoint) != 0)
         return ofr_errf (c->err, sizeof c->err, "cannot bind %s: %s", c->endpoint,
                          zmq_strerror (errno));
@@ -1032,7 +1136,7 @@ spawn_local_workers (coord *c)
             prctl (PR_SET_PDEATHSIG, SIGTERM);
             if (getppid () != parent)
                 _exit (1);
-            const char *argv[20];
+            const char *argv[24];
             int a = 0;
             argv[a++] = "offramp";
             argv[a++] = "worker";
@@ -1046,6 +1150,10 @@ spawn_local_workers (coord *c)
             if (o->models_path) { argv[a++] = "--models"; argv[a++] = o->models_path; }
             if (o->data_path)   { argv[a++] = "--data"; argv[a++] = o->data_path; }
             if (o->artifacts_path) { argv[a++] = "--artifacts"; argv[a++] = o->artifacts_path; }
+            if (c->curve) {
+                argv[a++] = "--key"; argv[a++] = c->local_key;
+                argv[a++] = "--server-key"; argv[a++] = c->kp.public_key;
+            }
             argv[a] = NULL;
             execv ("/proc/self/exe", (char *const *) argv);
             fprintf (stderr, "offramp: cannot start a local worker: %s\n", strerror (errno));
@@ -1179,6 +1287,12 @@ coord_free (coord *c)
         zmq_close (c->pub);
     if (c->ctl)
         zmq_close (c->ctl);
+    ofr_zap_destroy (&c->zap);
+    for (int i = 0; i < 3; i++)
+        ofr_sec_monitor_destroy (&c->mon[i]);
+    ofr_allowlist_destroy (&c->allow);
+    if (c->local_key[0])
+        unlink (c->local_key);
     if (c->zctx)
         zmq_ctx_term (c->zctx);
     for (int i = 0; i < 3; i++)
@@ -1262,9 +1376,9 @@ coord_loop (coord *c)
         if (tx_commit (c) != 0)
             return -1;
         refresh_report (c, false);
-        zmq_pollitem_t items[2] = { { .socket = c->router, .events = ZMQ_POLLIN },
+        zmq_pollitem_t items[6] = { { .socket = c->router, .events = ZMQ_POLLIN },
                                     { .socket = c->ctl, .events = ZMQ_POLLIN } };
-        int rc = zmq_poll (items, 2, 100);
+        int rc = zmq_poll (items, 2 + security_items (c, items + 2), 100);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -1274,6 +1388,7 @@ coord_loop (coord *c)
             recv_burst (c, c->router, on_message);
         if (items[1].revents & ZMQ_POLLIN)
             recv_burst (c, c->ctl, on_control);
+        security_handle (c, items + 2);
     }
     publish_progress (c);
     return tx_commit (c);

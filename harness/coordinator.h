@@ -32,6 +32,11 @@ typedef struct {
     int         max_attempts;   /* failed attempts before a cell fails (2)      */
     bool        progress;       /* progress lines on stderr                     */
     bool        tui;            /* start `offramp tui` on this terminal          */
+    /* CURVE (security.h): on when bind is not loopback/ipc, or keys_dir or
+       allow_path is given, unless insecure. */
+    const char *keys_dir;       /* DIR/coordinator.key; NULL = $OFFRAMP_KEYS or ./keys */
+    const char *allow_path;     /* allowed public keys; NULL = KEYS_DIR/allowlist */
+    bool        insecure;       /* plaintext even on a non-loopback address      */
 } ofr_coord_opts;
 
 /* Fill defaults. */

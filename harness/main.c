@@ -20,6 +20,7 @@ static const command s_commands[] = {
     { "worker",   ofr_cmd_worker,   "serve a coordinator: take tasks, run models and plugins" },
     { "report",   ofr_cmd_report,   "print the results of a run (table, csv, json)" },
     { "tui",      ofr_cmd_tui,      "live dashboard of a running coordinator (--connect ADDR)" },
+    { "keygen",   ofr_cmd_keygen,   "write CURVE key pairs for the coordinator, workers and dashboards" },
     { "plugins",  ofr_cmd_plugins,  "list method plugins with their parameters" },
     { "suites",   ofr_cmd_suites,   "list evaluation suites and where their data was found" },
     { "models",   ofr_cmd_models,   "list models and where they were found" },
@@ -41,7 +42,8 @@ usage (FILE *out)
     for (const command *c = s_commands; c->name; c++)
         fprintf (out, "  %-9s %s\n", c->name, c->summary);
     fprintf (out, "\nenvironment: OFFRAMP_DATA, OFFRAMP_MODELS, OFFRAMP_PLUGINS, OFFRAMP_ARTIFACTS\n"
-                  "  (search paths), OFFRAMP_LOG=debug|info|warn|error, OFFRAMP_BLAS_CORE=auto|none|<core>\n");
+                  "  (search paths), OFFRAMP_KEYS (CURVE keys: offramp keygen),\n"
+                  "  OFFRAMP_LOG=debug|info|warn|error, OFFRAMP_BLAS_CORE=auto|none|<core>\n");
 }
 
 static int

@@ -25,7 +25,11 @@ usage (FILE *out)
         "options:\n"
         "  --connect ADDR   the coordinator's worker address\n"
         "  --pub ADDR       its events socket (default: derived)\n"
-        "  --ctl ADDR       its snapshot/control socket (default: derived)\n");
+        "  --ctl ADDR       its snapshot/control socket (default: derived)\n"
+        "  --key FILE       CURVE: this dashboard's key pair (offramp keygen), allowed\n"
+        "                   by the coordinator\n"
+        "  --server-key K   CURVE: the coordinator's public key (Z85, or its .pub file)\n"
+        "  --insecure       plaintext to a non-loopback address\n");
 }
 
 int
@@ -35,10 +39,14 @@ ofr_cmd_tui (int argc, char **argv)
         { "connect", required_argument, 0, 'c' },
         { "pub", required_argument, 0, 'p' },
         { "ctl", required_argument, 0, 'k' },
+        { "key", required_argument, 0, 'K' },
+        { "server-key", required_argument, 0, 'S' },
+        { "insecure", no_argument, 0, 'I' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 }
     };
-    const char *connect = NULL, *pub = NULL, *ctl = NULL;
+    const char *connect = NULL, *pub = NULL, *ctl = NULL, *key = NULL, *server_key = NULL;
+    bool insecure = false;
     optind = 1;
     int c;
     while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
@@ -46,6 +54,9 @@ ofr_cmd_tui (int argc, char **argv)
         case 'c': connect = optarg; break;
         case 'p': pub = optarg; break;
         case 'k': ctl = optarg; break;
+        case 'K': key = optarg; break;
+        case 'S': server_key = optarg; break;
+        case 'I': insecure = true; break;
         case 'h': usage (stdout); return 0;
         default:  usage (stderr); return 2;
         }
@@ -66,8 +77,15 @@ ofr_cmd_tui (int argc, char **argv)
         pub = pub ? pub : pub_buf;
         ctl = ctl ? ctl : ctl_buf;
     }
-    ofr_tui_opts o = { .pub = pub, .ctl = ctl };
     char err[OFR_ERRLEN];
+    ofr_curve_client cc;
+    if (ofr_curve_client_init (&cc, pub, key, server_key, insecure, err, sizeof err) != 0
+        || (!cc.curve && ofr_curve_client_init (&cc, ctl, key, server_key, insecure,
+                                                err, sizeof err) != 0)) {
+        fprintf (stderr, "offramp tui: %s\n", err);
+        return 2;
+    }
+    ofr_tui_opts o = { .pub = pub, .ctl = ctl, .curve = &cc };
     if (ofr_tui_run (&o, err, sizeof err) != 0) {
         fprintf (stderr, "offramp tui: %s\n", err);
         return 1;

@@ -225,6 +225,11 @@ open_sockets (tui *t, const ofr_tui_opts *o, char *err, size_t errlen)
     /* Requests to a coordinator that is not there yet must not pile up. */
     zmq_setsockopt (t->ctl, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (t->sub, ZMQ_SUBSCRIBE, "", 0);
+    if (o->curve && o->curve->curve
+        && (ofr_curve_client_setup (t->sub, &o->curve->kp, o->curve->server_key, err, errlen) != 0
+            || ofr_curve_client_setup (t->ctl, &o->curve->kp, o->curve->server_key,
+                                       err, errlen) != 0))
+        return -1;
     if (zmq_connect (t->sub, o->pub) != 0)
         return ofr_errf (err, errlen, "cannot connect to %s: %s", o->pub, zmq_strerror (errno));
     if (zmq_connect (t->ctl, o->ctl) != 0)

@@ -5,11 +5,13 @@
 #ifndef OFR_TUI_H
 #define OFR_TUI_H
 
+#include "../harness/security.h"
 #include <stddef.h>
 
 typedef struct {
     const char *pub;          /* the coordinator's events socket   */
     const char *ctl;          /* its snapshot/control socket       */
+    const ofr_curve_client *curve;  /* CURVE keys, or NULL/plaintext */
 } ofr_tui_opts;
 
 /* Run until the user quits. Returns 0, or -1 with a message. */

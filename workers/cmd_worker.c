@@ -26,7 +26,12 @@ usage (FILE *out)
         "  --models DIRS    model search path\n"
         "  --data DIRS      data search path\n"
         "  --artifacts DIRS fitted artifacts (offramp fit) search path\n"
-        "                   (default: $OFFRAMP_ARTIFACTS, else ./artifacts)\n");
+        "                   (default: $OFFRAMP_ARTIFACTS, else ./artifacts)\n"
+        "  --key FILE       CURVE: this worker's key pair (offramp keygen); its .pub\n"
+        "                   line must be on the coordinator's allowlist\n"
+        "  --server-key K   CURVE: the coordinator's public key (Z85, or its .pub file)\n"
+        "  --insecure       plaintext to a non-loopback address (the coordinator must\n"
+        "                   run with --insecure too)\n");
 }
 
 int
@@ -38,6 +43,8 @@ ofr_cmd_worker (int argc, char **argv)
         { "plugins", required_argument, 0, 'p' }, { "models", required_argument, 0, 'm' },
         { "data", required_argument, 0, 'd' },    { "help", no_argument, 0, 'h' },
         { "artifacts", required_argument, 0, 'a' },
+        { "key", required_argument, 0, 'K' },     { "server-key", required_argument, 0, 'S' },
+        { "insecure", no_argument, 0, 'I' },
         { 0, 0, 0, 0 }
     };
     ofr_worker_opts o = { .credit = 2, .threads = 1 };
@@ -62,6 +69,9 @@ ofr_cmd_worker (int argc, char **argv)
         case 'm': free (models); models = ofr_strdup (optarg); break;
         case 'd': free (data); data = ofr_strdup (optarg); break;
         case 'a': o.artifacts_path = optarg; break;
+        case 'K': o.key_file = optarg; break;
+        case 'S': o.server_key = optarg; break;
+        case 'I': o.insecure = true; break;
         case 'h': usage (stdout); rc = 0; goto out;
         default:  usage (stderr); goto out;
         }

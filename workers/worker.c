@@ -10,6 +10,7 @@
 #include "runner.h"
 #include "../common/ofr_common.h"
 #include "../harness/protocol.h"
+#include "../harness/security.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,9 @@ typedef struct {
     int64_t      child_task;
     bool         child_ended;     /* child sent done or fail                      */
     ofr_buf      inbuf;           /* bytes read from the child, not yet framed    */
+    ofr_sec_monitor *mon;         /* handshakes, with CURVE                       */
+    char         refused[512];    /* why the coordinator refused us, if it did    */
+    int          failed_handshakes; /* since the last welcome                     */
 } worker;
 
 static int
@@ -93,7 +97,16 @@ send_hello (worker *w)
         .credit = w->opts->credit > 0 ? w->opts->credit : 2,
         .plugins = info, .n_plugins = w->n_plugins,
     };
-    send_msg (w, &m);
+    /* Without a connection (a refused handshake leaves none) a blocking
+       send would stop the loop; hello is repeated until welcomed anyway. */
+    char err[OFR_ERRLEN];
+    ofr_buf b;
+    ofr_buf_init (&b);
+    if (ofr_msg_encode (&m, &b, err, sizeof err) == 0 && !b.oom)
+        zmq_send (w->sock, b.data, b.len, ZMQ_DONTWAIT);
+    else
+        ofr_log (OFR_ERROR, "encoding hello: %s", b.oom ? "out of memory" : err);
+    ofr_buf_free (&b);
     free (info);
 }
 
@@ -264,6 +277,7 @@ handle_coordinator (worker *w, const void *data, size_t size)
     switch (m.type) {
     case OFR_MSG_WELCOME:
         w->welcomed = true;
+        w->failed_handshakes = 0;
         if (m.heartbeat_ms > 0)
             w->heartbeat_ms = m.heartbeat_ms;
         ofr_log (OFR_INFO, "welcomed by coordinator (run %s) as worker %lld",
@@ -308,6 +322,22 @@ worker_loop (worker *w)
     for (;;) {
         if (s_stop)
             return 0;
+        /* Refused for good (key not allowed, plaintext vs CURVE), or every
+           handshake cut short: stop rather than retry forever. */
+        bool refused = false;
+        char why[256] = "";
+        int failed = w->mon ? ofr_sec_monitor_read (w->mon, &refused, why, sizeof why) : 0;
+        w->failed_handshakes += failed;
+        if (failed > 0 && (refused || w->failed_handshakes >= 5)) {
+            snprintf (w->refused, sizeof w->refused, "the coordinator at %.100s refused "
+                      "this worker: %s", w->opts->connect, why);
+            return -1;
+        }
+        /* libzmq gives up on a connection whose handshake failed: dial again. */
+        if (failed > 0 && (zmq_disconnect (w->sock, w->opts->connect) != 0
+                           || zmq_connect (w->sock, w->opts->connect) != 0))
+            ofr_log (OFR_WARN, "reconnecting to %s: %s", w->opts->connect,
+                     zmq_strerror (errno));
         double now = ofr_now_ms ();
         int lost_ms = lost_ms_opt > 0 ? lost_ms_opt : 6 * w->heartbeat_ms;
         if (w->welcomed && now - w->last_heard > lost_ms) {
@@ -396,19 +426,30 @@ ofr_worker_main (const ofr_worker_opts *opts, char *err, size_t errlen)
     snprintf (ident, sizeof ident, "%s/%d/%08x", w.name, (int) getpid (),
               (unsigned) (ofr_now_ms () * 1000));
     zmq_setsockopt (w.sock, ZMQ_ROUTING_ID, ident, strlen (ident));
+    ofr_curve_client cc;
+    if (ofr_curve_client_init (&cc, opts->connect, opts->key_file, opts->server_key,
+                               opts->insecure, err, errlen) != 0
+        || (cc.curve && ofr_curve_client_setup (w.sock, &cc.kp, cc.server_key, err, errlen) != 0)
+        || ofr_sec_monitor_new (w.zctx, w.sock, opts->connect, &w.mon, err, errlen) != 0)
+        goto out;
+    memset (&cc.kp, 0, sizeof cc.kp);
     if (zmq_connect (w.sock, opts->connect) != 0) {
         ofr_errf (err, errlen, "worker: cannot connect to %s: %s", opts->connect,
                   zmq_strerror (errno));
         goto out;
     }
-    ofr_log (OFR_INFO, "worker %s connecting to %s", w.name, opts->connect);
+    ofr_log (OFR_INFO, "worker %s connecting to %s%s", w.name, opts->connect,
+             cc.curve ? " (CURVE)" : "");
     w.last_heard = ofr_now_ms ();
     rc = worker_loop (&w);
     if (rc != 0)
-        ofr_errf (err, errlen, "worker %s: event loop failed", w.name);
+        ofr_errf (err, errlen, "worker %s: %s", w.name,
+                  w.refused[0] ? w.refused : "event loop failed");
     ofr_msg bye = { .type = OFR_MSG_BYE, .reason = s_stop ? "signal" : "done" };
-    send_msg (&w, &bye);
-    if (s_stop) {
+    /* Refused: there is no one to say bye to (a send would block). */
+    if (!w.refused[0])
+        send_msg (&w, &bye);
+    if (s_stop || w.refused[0]) {
         /* A signal usually means the coordinator is gone (local workers get
            SIGTERM when it dies): do not wait for the bye to be delivered. */
         linger = 0;
@@ -418,6 +459,7 @@ out:
     drop_all_tasks (&w);
     free (w.queue);
     ofr_buf_free (&w.inbuf);
+    ofr_sec_monitor_destroy (&w.mon);
     if (w.sock)
         zmq_close (w.sock);
     if (w.zctx)

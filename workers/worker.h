@@ -22,6 +22,12 @@ typedef struct {
     int         hello_ms;         /* re-hello interval while unwelcomed          */
     int         lost_ms;          /* coordinator silence that counts as lost (0 = 6x heartbeat) */
     int         records_per_msg;  /* records batched per message (default 32)   */
+    /* CURVE (harness/security.h): this worker's key pair file and the
+       coordinator's public key (Z85 or a file); plaintext to a non-loopback
+       address needs insecure. */
+    const char *key_file;
+    const char *server_key;
+    bool        insecure;
 } ofr_worker_opts;
 
 /* Run until the coordinator says bye (0), SIGTERM/SIGINT (0), or a fatal
