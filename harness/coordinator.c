@@ -17,12 +17,14 @@
     per-cell numbers are the JSON of `offramp report`, recomputed from the
     store at a rate bounded by its own cost.                             */
 #include "coordinator.h"
+#include "blobs.h"
 #include "protocol.h"
 #include "security.h"
 #include "../common/ofr_common.h"
 #include "../common/ofr_paths.h"
 #include "../results/store.h"
 #include "../suites/suite.h"
+#include "../workers/artifacts.h"
 #include "../workers/plugin_host.h"
 #include "../workers/runner.h"
 
@@ -55,6 +57,10 @@ typedef struct {
     int       split_n;       /* examples in the suite split (before limit)       */
     bool      failed;
     char      plugin_hash[65];
+    char     *plugin_file;   /* the plugin .so (published to fetching workers) */
+    ofr_file_info *files;    /* manifest for fetching workers (lazy)            */
+    int       n_files;
+    bool      files_ready;
     /* Running sums for progress events. */
     double    flops, flops_full;
 } cell_state;
@@ -80,6 +86,7 @@ typedef struct {
     double           last_seen;
     int              outstanding;
     bool             dead;
+    bool             fetch;         /* fetches missing files (blob_get)          */
     pid_t            local_pid;     /* spawned by us, else 0                     */
     int64_t          examples_done;
     int64_t          rate_done;     /* examples_done at the last rate update     */
@@ -123,6 +130,7 @@ typedef struct {
     pid_t        *local;            /* spawned worker pids                       */
     int           n_local;
     bool          in_tx;
+    ofr_blobstore *blobs;           /* files published to fetching workers       */
     /* CURVE (security.h): our key pair, who may connect, the ZAP handler,
        handshake monitors of the three sockets, and the throwaway key pair
        file of our own local workers and dashboard. */
@@ -375,10 +383,66 @@ worker_lost (coord *c, wstate *w, const char *why)
 static bool
 worker_has_plugin (const wstate *w, const cell_state *cs)
 {
+    /* A fetching worker gets the plugin by hash (task.files). */
+    if (w->fetch && cs->n_files > 0)
+        return true;
     for (int i = 0; i < w->n_plugins; i++)
         if (strcmp (w->plugins[i].name, cs->cell.method) == 0)
             return !cs->plugin_hash[0] || strcmp (w->plugins[i].hash, cs->plugin_hash) == 0;
     return false;
+}
+
+/* The cell's manifest: plugin, model files and suite data files as the
+   coordinator sees them, hashed once (on the first fetching worker). */
+static void
+cell_files (coord *c, cell_state *cs)
+{
+    if (cs->files_ready)
+        return;
+    cs->files_ready = true;
+    const ofr_coord_opts *o = c->opts;
+    char err[OFR_ERRLEN];
+    char *root = NULL;
+    const ofr_suite_class *sc = ofr_suite_find (cs->cell.suite);
+    const char *model = cs->cell.model;
+    int rc = 0;
+    if (!c->blobs && ofr_blobstore_new (&c->blobs) != 0)
+        rc = ofr_errf (err, sizeof err, "out of memory");
+    char name[512];
+    snprintf (name, sizeof name, "%s.so", cs->cell.method);
+    if (rc == 0 && cs->plugin_file)
+        rc = ofr_blobstore_add_file (c->blobs, "plugin", cs->plugin_file, name,
+                                     &cs->files, &cs->n_files, err, sizeof err);
+    if (rc == 0 && strncmp (model, "testnet", 7) != 0 && !strchr (model, '/')
+        && o->models_path
+        && ofr_path_find_root (o->models_path, model, &root, err, sizeof err) == 0)
+        rc = ofr_blobstore_add_tree (c->blobs, "model", root, model, &cs->files,
+                                     &cs->n_files, err, sizeof err);
+    free (root);
+    root = NULL;
+    if (rc == 0 && sc && sc->data_subdir && o->data_path
+        && ofr_path_find_root (o->data_path, sc->data_subdir, &root, err, sizeof err) == 0)
+        rc = ofr_blobstore_add_tree (c->blobs, "data", root, sc->data_subdir, &cs->files,
+                                     &cs->n_files, err, sizeof err);
+    free (root);
+    root = NULL;
+    /* Fitted artifacts of (model, method): <root>/<model>/<method>/... */
+    char sub[1024];
+    snprintf (sub, sizeof sub, "%s/%s", model, cs->cell.method);
+    const char *arts = o->artifacts_path ? o->artifacts_path : ofr_artifacts_default_path ();
+    if (rc == 0 && !strchr (model, '/')
+        && ofr_path_find_root (arts, sub, &root, err, sizeof err) == 0)
+        rc = ofr_blobstore_add_tree (c->blobs, "artifact", root, sub, &cs->files,
+                                     &cs->n_files, err, sizeof err);
+    free (root);
+    if (rc != 0) {
+        ofr_log (OFR_WARN, "cell %d: cannot publish its files to fetching workers: %s",
+                 cs->cell.index, err);
+        ofr_blobstore_files_free (&cs->files, &cs->n_files);
+        return;
+    }
+    ofr_log (OFR_INFO, "cell %d: published %d files for fetching workers",
+             cs->cell.index, cs->n_files);
 }
 
 static void
@@ -392,11 +456,17 @@ dispatch (coord *c)
         for (int ti = 0; ti < c->n_tasks && !w->dead && w->outstanding < w->credit; ti++) {
             task *t = c->tasks[ti];
             cell_state *cs = &c->cells[t->cell];
-            if (t->worker != 0 || cs->failed || !worker_has_plugin (w, cs))
+            if (t->worker != 0 || cs->failed)
+                continue;
+            if (w->fetch)
+                cell_files (c, cs);
+            if (!worker_has_plugin (w, cs))
                 continue;
             ofr_msg m = { .type = OFR_MSG_TASK, .task_id = t->id, .cell = cs->cell,
                           .examples = t->examples, .n_examples = t->n,
-                          .plugin_hash = cs->plugin_hash };
+                          .plugin_hash = cs->plugin_hash,
+                          .files = w->fetch ? cs->files : NULL,
+                          .n_files = w->fetch ? cs->n_files : 0 };
             if (send_to (c, w, &m) != 0) {
                 worker_lost (c, w, "cannot send to it");
                 break;
@@ -433,6 +503,7 @@ on_hello (coord *c, const void *ident, size_t ilen, ofr_msg *m)
     w->pid = m->pid;
     w->threads = m->threads;
     w->credit = m->credit > 0 ? m->credit : 1;
+    w->fetch = m->fetch != 0;
     w->last_seen = ofr_now_ms ();
     for (int i = 0; i < c->n_local; i++)
         if (c->local[i] == (pid_t) w->pid)
@@ -557,6 +628,35 @@ on_fail (coord *c, wstate *w, const ofr_msg *m)
     }
 }
 
+/* A chunk of a published file (never an arbitrary path: blobs.h). */
+static void
+on_blob_get (coord *c, wstate *w, const ofr_msg *m)
+{
+    ofr_msg reply;
+    const char *path = NULL;
+    char err[OFR_ERRLEN];
+    if (!c->blobs || ofr_blobstore_serve (c->blobs, m, &reply, &path, err, sizeof err) != 0) {
+        if (!c->blobs)
+            ofr_log (OFR_WARN, "worker %s asked for blob %.64s: nothing is published",
+                     w->name, m->hash);
+        else
+            ofr_log (OFR_WARN, "worker %s: blob %.64s: %s", w->name, m->hash, err);
+        ofr_msg none = { .type = OFR_MSG_BLOB, .hash = m->hash, .offset = m->offset,
+                         .total = -1 };
+        send_to (c, w, &none);
+        return;
+    }
+    if (reply.total < 0)
+        ofr_log (OFR_WARN, "worker %s asked for blob %.64s at offset %lld: %s", w->name,
+                 m->hash, (long long) m->offset, path ? "cannot read it" : "not published");
+    else if (m->offset == 0)
+        ofr_log (OFR_INFO, "blob_get %s (%s, %lld bytes) from worker %s", m->hash, path,
+                 (long long) reply.total, w->name);
+    if (send_to (c, w, &reply) != 0)
+        ofr_log (OFR_WARN, "worker %s: cannot send blob %s", w->name, m->hash);
+    ofr_msg_clear (&reply);
+}
+
 static void
 on_message (coord *c, const void *ident, size_t ilen, const void *data, size_t size)
 {
@@ -585,6 +685,7 @@ on_message (coord *c, const void *ident, size_t ilen, const void *data, size_t s
     case OFR_MSG_DONE:      on_done (c, w, &m); break;
     case OFR_MSG_FAIL:      on_fail (c, w, &m); break;
     case OFR_MSG_HEARTBEAT: break;
+    case OFR_MSG_BLOB_GET:  on_blob_get (c, w, &m); break;
     case OFR_MSG_BYE:       worker_lost (c, w, m.reason ? m.reason : "said bye"); break;
     default:
         ofr_log (OFR_WARN, "unexpected %s from worker %s", ofr_msg_type_name (m.type),
@@ -1222,6 +1323,11 @@ prepare_cells (coord *c, const ofr_plan *plan)
         }
         ofr_params_destroy (&params);
         snprintf (cs->plugin_hash, sizeof cs->plugin_hash, "%s", ofr_plugin_hash (p));
+        free (cs->plugin_file);
+        if (!(cs->plugin_file = ofr_strdup (ofr_plugin_path (p)))) {
+            ofr_errf (c->err, sizeof c->err, "out of memory");
+            goto out;
+        }
         const ofr_suite_class *sc = ofr_suite_find (cell->suite);
         if (!sc) {
             ofr_errf (c->err, sizeof c->err, "%ssuite '%s': unknown (see `offramp suites`)",
@@ -1278,8 +1384,11 @@ coord_free (coord *c)
     for (int i = 0; i < c->n_cells; i++) {
         ofr_cell_clear (&c->cells[i].cell);
         free (c->cells[i].done);
+        free (c->cells[i].plugin_file);
+        ofr_blobstore_files_free (&c->cells[i].files, &c->cells[i].n_files);
     }
     free (c->cells);
+    ofr_blobstore_destroy (&c->blobs);
     free (c->local);
     if (c->router)
         zmq_close (c->router);

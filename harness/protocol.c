@@ -6,6 +6,7 @@
       "v"  uint, must equal OFR_PROTOCOL_VERSION (1)
       "t"  str: hello | welcome | task | records | done | fail | heartbeat | bye
                 | snapshot | control | state                          (v1.1)
+                | blob_get | blob                                     (v1.2)
 
     Keys per type (all required; unknown extra keys are ignored):
       hello      "name" str, "host" str, "pid" int >= 0, "cores" int >= 0,
@@ -13,6 +14,7 @@
                  "plugins" [ {"name" str, "version" str,
                               "abi" [major int >= 0, minor int >= 0],
                               "hash" str} ... ]               (<= 256)
+                 "fetch" bool (v1.2, optional: fetches missing files)
       welcome    "worker_id" int >= 0, "run_id" str, "heartbeat_ms" int > 0
       task       "task_id" int >= 0,
                  "cell" {"index" int >= 0, "model" str, "suite" str,
@@ -20,7 +22,10 @@
                          "params" [[key str, value str] ...] (<= 64),
                          "batch_size" int 1..4096, "seed" uint64},
                  "examples" [int 0..2^31-1 ...]             (<= 1000000),
-                 "plugin_hash" str ("" = any)
+                 "plugin_hash" str ("" = any),
+                 "files" [ {"kind" str (plugin | model | data | artifact), "path" str
+                            (relative), "hash" str (sha256 hex),
+                            "size" int >= 0} ... ]  (v1.2, optional, <= 4096)
       records    "task_id" int >= 0,
                  "records" [ {"c" int >= 0 cell, "e" int >= 0 example,
                               "p" float64 prediction, "pt" str | nil,
@@ -37,6 +42,9 @@
       heartbeat  "state" str, "task_id" int >= -1 (-1 = no task)
       bye        "reason" str, "rejoin" bool
       snapshot   (no keys)
+      blob_get   "hash" str, "offset" int >= 0, "length" int 1..OFR_BLOB_CHUNK
+      blob       "hash" str, "offset" int >= 0, "total" int >= -1 (file size;
+                 -1 = hash not published), "data" bin (<= OFR_BLOB_CHUNK)
       control    "paused" bool
       state      "paused" bool, "json" str (<= OFR_MAX_TEXT bytes, the only
                  string allowed past OFR_MAX_STRING)
@@ -86,23 +94,37 @@ typedef struct {
     int64_t     lo, hi;     /* K_INT, K_I64: accepted range                */
     s_dec_fn   *dec;        /* K_SUB: nested values                        */
     s_enc_fn   *enc;
+    int         opt;        /* 1.2+: key may be missing (field stays zero) */
 } s_field;
 
-#define F_STR(k, T, m)         { k, K_STR,     offsetof (T, m), 0, 0, NULL, NULL }
-#define F_STR_NIL(k, T, m)     { k, K_STR_NIL, offsetof (T, m), 0, 0, NULL, NULL }
-#define F_TEXT(k, T, m)        { k, K_TEXT,    offsetof (T, m), 0, 0, NULL, NULL }
-#define F_INT(k, T, m, lo, hi) { k, K_INT,     offsetof (T, m), lo, hi, NULL, NULL }
-#define F_I64(k, T, m, lo, hi) { k, K_I64,     offsetof (T, m), lo, hi, NULL, NULL }
-#define F_U64(k, T, m)         { k, K_U64,     offsetof (T, m), 0, 0, NULL, NULL }
-#define F_BOOL(k, T, m)        { k, K_BOOL,    offsetof (T, m), 0, 0, NULL, NULL }
-#define F_F64(k, T, m)         { k, K_F64,     offsetof (T, m), 0, 0, NULL, NULL }
-#define F_SUB(k, name)         { k, K_SUB,     0, 0, 0, s_dec_##name, s_enc_##name }
+#define F_STR(k, T, m)         { k, K_STR,     offsetof (T, m), 0, 0, NULL, NULL, 0 }
+#define F_STR_NIL(k, T, m)     { k, K_STR_NIL, offsetof (T, m), 0, 0, NULL, NULL, 0 }
+#define F_TEXT(k, T, m)        { k, K_TEXT,    offsetof (T, m), 0, 0, NULL, NULL, 0 }
+#define F_INT(k, T, m, lo, hi) { k, K_INT,     offsetof (T, m), lo, hi, NULL, NULL, 0 }
+#define F_I64(k, T, m, lo, hi) { k, K_I64,     offsetof (T, m), lo, hi, NULL, NULL, 0 }
+#define F_U64(k, T, m)         { k, K_U64,     offsetof (T, m), 0, 0, NULL, NULL, 0 }
+#define F_BOOL(k, T, m)        { k, K_BOOL,    offsetof (T, m), 0, 0, NULL, NULL, 0 }
+#define F_F64(k, T, m)         { k, K_F64,     offsetof (T, m), 0, 0, NULL, NULL, 0 }
+#define F_SUB(k, name)         { k, K_SUB,     0, 0, 0, s_dec_##name, s_enc_##name, 0 }
+/* Keys added to an existing type (1.2+): always encoded, optional when
+   decoding, so older peers' messages still decode. */
+#define F_BOOL_OPT(k, T, m)    { k, K_BOOL,    offsetof (T, m), 0, 0, NULL, NULL, 1 }
+#define F_SUB_OPT(k, name)     { k, K_SUB,     0, 0, 0, s_dec_##name, s_enc_##name, 1 }
 
 /* Nested values that are not a plain scalar or a map of scalars. */
 static s_dec_fn s_dec_plugins, s_dec_abi, s_dec_cell, s_dec_params,
-                s_dec_examples, s_dec_records, s_dec_stats, s_dec_tx;
+                s_dec_examples, s_dec_records, s_dec_stats, s_dec_tx,
+                s_dec_files, s_dec_data;
 static s_enc_fn s_enc_plugins, s_enc_abi, s_enc_cell, s_enc_params,
-                s_enc_examples, s_enc_records, s_enc_stats, s_enc_tx;
+                s_enc_examples, s_enc_records, s_enc_stats, s_enc_tx,
+                s_enc_files, s_enc_data;
+
+static const s_field s_file_fields[] = {
+    F_STR ("kind", ofr_file_info, kind),
+    F_STR ("path", ofr_file_info, path),
+    F_STR ("hash", ofr_file_info, hash),
+    F_I64 ("size", ofr_file_info, size, 0, INT64_MAX),
+};
 
 static const s_field s_plugin_fields[] = {
     F_STR ("name", ofr_plugin_info, name),
@@ -146,6 +168,7 @@ static const s_field s_hello_fields[] = {
     F_INT ("threads", ofr_msg, threads, 0, INT_MAX),
     F_INT ("credit", ofr_msg, credit, 1, OFR_MAX_CREDIT),
     F_SUB ("plugins", plugins),
+    F_BOOL_OPT ("fetch", ofr_msg, fetch),
 };
 
 static const s_field s_welcome_fields[] = {
@@ -159,6 +182,7 @@ static const s_field s_task_fields[] = {
     F_SUB ("cell", cell),
     F_SUB ("examples", examples),
     F_STR ("plugin_hash", ofr_msg, plugin_hash),
+    F_SUB_OPT ("files", files),
 };
 
 static const s_field s_records_fields[] = {
@@ -183,6 +207,19 @@ static const s_field s_heartbeat_fields[] = {
 static const s_field s_bye_fields[] = {
     F_STR ("reason", ofr_msg, reason),
     F_BOOL ("rejoin", ofr_msg, rejoin),
+};
+
+static const s_field s_blob_get_fields[] = {
+    F_STR ("hash", ofr_msg, hash),
+    F_I64 ("offset", ofr_msg, offset, 0, INT64_MAX),
+    F_INT ("length", ofr_msg, length, 1, OFR_BLOB_CHUNK),
+};
+
+static const s_field s_blob_fields[] = {
+    F_STR ("hash", ofr_msg, hash),
+    F_I64 ("offset", ofr_msg, offset, 0, INT64_MAX),
+    F_I64 ("total", ofr_msg, total, -1, INT64_MAX),
+    F_SUB ("data", data),
 };
 
 static const s_field s_control_fields[] = {
@@ -214,6 +251,8 @@ static const s_schema s_schemas[] = {
     [OFR_MSG_SNAPSHOT]  = { "snapshot", NULL, 0 },
     [OFR_MSG_CONTROL]   = S_SCHEMA ("control", s_control_fields),
     [OFR_MSG_STATE]     = S_SCHEMA ("state", s_state_fields),
+    [OFR_MSG_BLOB_GET]  = S_SCHEMA ("blob_get", s_blob_get_fields),
+    [OFR_MSG_BLOB]      = S_SCHEMA ("blob", s_blob_fields),
 };
 
 static const s_schema *
@@ -272,6 +311,14 @@ ofr_msg_clear (ofr_msg *msg)
     free (msg->reason);
     free (msg->state);
     free (msg->json);
+    for (int i = 0; i < msg->n_files; i++) {
+        free (msg->files[i].kind);
+        free (msg->files[i].path);
+        free (msg->files[i].hash);
+    }
+    free (msg->files);
+    free (msg->hash);
+    free (msg->data);
     memset (msg, 0, sizeof *msg);
 }
 
@@ -683,6 +730,8 @@ s_dec_fields (const msgpack_object *o, const s_field *fields, int n, void *base,
     for (int i = 0; i < n; i++) {
         char sub[S_PATH];
         s_path_key (sub, path, fields[i].key);
+        if (!vals[skip + i] && fields[i].opt)
+            continue;
         if (!vals[skip + i])
             return ofr_errf (err, errlen, "%s: missing required key", sub);
         if (s_dec_value (vals[skip + i], &fields[i], base, sub, err, errlen))
@@ -874,6 +923,51 @@ s_dec_tx (const msgpack_object *o, void *base, const char *path,
         return ofr_errf (err, errlen, "%s: out of memory", path);
     memcpy (r->token_exits, o->via.bin.ptr, n);
     r->n_tokens = (int) n;
+    return 0;
+}
+
+static int
+s_dec_files (const msgpack_object *o, void *base, const char *path,
+             char *err, size_t errlen)
+{
+    ofr_msg *msg = base;
+    if (s_dec_array (o, path, OFR_MAX_FILES, "maps", err, errlen))
+        return -1;
+    uint32_t n = o->via.array.size;
+    if (n == 0)
+        return 0;
+    msg->files = ofr_calloc (n, sizeof *msg->files);
+    if (!msg->files)
+        return ofr_errf (err, errlen, "%s: out of memory", path);
+    msg->n_files = (int) n;
+    for (uint32_t i = 0; i < n; i++) {
+        char sub[S_PATH];
+        s_path_idx (sub, path, i);
+        if (s_dec_fields (&o->via.array.ptr[i], s_file_fields, S_LEN (s_file_fields),
+                          &msg->files[i], sub, 0, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_dec_data (const msgpack_object *o, void *base, const char *path,
+            char *err, size_t errlen)
+{
+    ofr_msg *msg = base;
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return ofr_errf (err, errlen, "%s: expected bin, got %s", path,
+                         s_type_name (o));
+    uint32_t n = o->via.bin.size;
+    if (s_check_count (path, n, OFR_BLOB_CHUNK, err, errlen))
+        return -1;
+    if (n == 0)
+        return 0;
+    msg->data = malloc (n);
+    if (!msg->data)
+        return ofr_errf (err, errlen, "%s: out of memory", path);
+    memcpy (msg->data, o->via.bin.ptr, n);
+    msg->n_data = (int) n;
     return 0;
 }
 
@@ -1225,6 +1319,39 @@ s_enc_tx (msgpack_packer *pk, const void *base, const char *path,
         return -1;
     if (msgpack_pack_bin (pk, (size_t) r->n_tokens)
         || msgpack_pack_bin_body (pk, r->token_exits, (size_t) r->n_tokens))
+        return s_oom (path, err, errlen);
+    return 0;
+}
+
+static int
+s_enc_files (msgpack_packer *pk, const void *base, const char *path,
+             char *err, size_t errlen)
+{
+    const ofr_msg *msg = base;
+    if (s_enc_array (pk, msg->n_files, msg->files, OFR_MAX_FILES, path, err, errlen))
+        return -1;
+    for (int i = 0; i < msg->n_files; i++) {
+        char sub[S_PATH];
+        s_path_idx (sub, path, (size_t) i);
+        if (s_enc_map (pk, s_file_fields, S_LEN (s_file_fields), &msg->files[i],
+                       sub, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_enc_data (msgpack_packer *pk, const void *base, const char *path,
+            char *err, size_t errlen)
+{
+    const ofr_msg *msg = base;
+    if (s_check_count (path, msg->n_data, OFR_BLOB_CHUNK, err, errlen))
+        return -1;
+    if (msg->n_data > 0 && !msg->data)
+        return ofr_errf (err, errlen, "%s: NULL data of %d bytes", path, msg->n_data);
+    if (msgpack_pack_bin (pk, (size_t) msg->n_data)
+        || (msg->n_data > 0
+            && msgpack_pack_bin_body (pk, msg->data, (size_t) msg->n_data)))
         return s_oom (path, err, errlen);
     return 0;
 }

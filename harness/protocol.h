@@ -17,6 +17,9 @@
       fail       W->C  task_id, reason
       heartbeat  both  state (worker: "idle"/"busy"), task_id (-1 if none)
       bye        both  reason; from C with rejoin=true: "say hello again"
+      blob_get   W->C  hash, offset, length (v1.2: a chunk of a file the
+                       coordinator listed in task.files)
+      blob       C->W  hash, offset, total, data
     Dashboard <-> coordinator (v1.1; DEALER to the coordinator's control
     ROUTER, one request = one reply):
       snapshot   D->C  (no fields): "send me everything"
@@ -38,8 +41,12 @@
 #define OFR_PROTOCOL_VERSION 1
 /* Minor revisions only add message types or keys; "v" stays 1 on the wire.
    1.1: snapshot, control, state (dashboards). A 1.0 coordinator drops them
-   as unknown types, so a new dashboard sees no answer, never a crash. */
-#define OFR_PROTOCOL_MINOR   1
+   as unknown types, so a new dashboard sees no answer, never a crash.
+   1.2: blob_get, blob (workers fetch files by content hash); optional keys
+   hello.fetch and task.files (the cell's manifest). Optional keys are
+   always sent and may be missing on receipt, so 1.1 peers interoperate
+   (they ignore the extra keys and drop the new types). */
+#define OFR_PROTOCOL_MINOR   2
 
 /* Bounds enforced by the decoder (a peer cannot make us allocate more). */
 #define OFR_MAX_STRING     65536     /* bytes in any string                */
@@ -52,6 +59,8 @@
 #define OFR_MAX_CREDIT     64        /* hello.credit is 1..OFR_MAX_CREDIT    */
 #define OFR_MAX_BATCH_SIZE 4096      /* task.cell.batch_size is 1..this      */
 #define OFR_MAX_TEXT       (16 << 20) /* state.json (a whole run's summary)  */
+#define OFR_MAX_FILES      4096      /* task.files (a cell's manifest)      */
+#define OFR_BLOB_CHUNK     (1 << 20) /* blob.data, blob_get.length           */
 
 typedef enum {
     OFR_MSG_INVALID = 0,
@@ -65,8 +74,21 @@ typedef enum {
     OFR_MSG_BYE,
     OFR_MSG_SNAPSHOT,
     OFR_MSG_CONTROL,
-    OFR_MSG_STATE
+    OFR_MSG_STATE,
+    OFR_MSG_BLOB_GET,
+    OFR_MSG_BLOB
 } ofr_msg_type;
+
+/* A file a task needs (task.files, 1.2): kind "plugin" (path NAME.so),
+   "model" (path MODEL/REL under a models dir) or "data" (path SUBDIR/REL
+   under a data dir) or "artifact" (path MODEL/METHOD/FILE under an artifacts
+   root); workers that lack it fetch it by hash. */
+typedef struct {
+    char   *kind;
+    char   *path;
+    char   *hash;               /* sha256 hex */
+    int64_t size;
+} ofr_file_info;
 
 /* A plugin as announced by a worker. */
 typedef struct {
@@ -106,6 +128,18 @@ typedef struct {
     char            *reason;       /* fail, bye                           */
     char            *state;        /* heartbeat                           */
     int              rejoin;       /* bye from coordinator                */
+
+    int              fetch;        /* hello (1.2): fetches missing files  */
+    ofr_file_info   *files;        /* task (1.2): the cell's manifest     */
+    int              n_files;
+
+    /* blob_get, blob (1.2) */
+    char            *hash;         /* sha256 hex of the file              */
+    int64_t          offset;
+    int64_t          total;        /* blob: file size, -1 = not published */
+    int              length;       /* blob_get: bytes wanted              */
+    uint8_t         *data;         /* blob: the chunk                     */
+    int              n_data;
 
     /* control, state */
     int              paused;       /* dispatch stopped                    */

@@ -31,7 +31,11 @@ usage (FILE *out)
         "                   line must be on the coordinator's allowlist\n"
         "  --server-key K   CURVE: the coordinator's public key (Z85, or its .pub file)\n"
         "  --insecure       plaintext to a non-loopback address (the coordinator must\n"
-        "                   run with --insecure too)\n");
+        "                   run with --insecure too)\n"
+        "  --fetch          fetch plugins, model and data files missing here (or whose\n"
+        "                   sha256 differs) from the coordinator, verified and cached\n"
+        "  --cache DIR      where fetched files are kept (default\n"
+        "                   $XDG_CACHE_HOME/offramp, else ~/.cache/offramp)\n");
 }
 
 int
@@ -45,6 +49,7 @@ ofr_cmd_worker (int argc, char **argv)
         { "artifacts", required_argument, 0, 'a' },
         { "key", required_argument, 0, 'K' },     { "server-key", required_argument, 0, 'S' },
         { "insecure", no_argument, 0, 'I' },
+        { "fetch", no_argument, 0, 'F' },        { "cache", required_argument, 0, 'C' },
         { 0, 0, 0, 0 }
     };
     ofr_worker_opts o = { .credit = 2, .threads = 1 };
@@ -72,6 +77,8 @@ ofr_cmd_worker (int argc, char **argv)
         case 'K': o.key_file = optarg; break;
         case 'S': o.server_key = optarg; break;
         case 'I': o.insecure = true; break;
+        case 'F': o.fetch = true; break;
+        case 'C': o.cache_dir = optarg; o.fetch = true; break;
         case 'h': usage (stdout); rc = 0; goto out;
         default:  usage (stderr); goto out;
         }

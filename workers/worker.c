@@ -7,6 +7,8 @@
     (segfault in a plugin, OOM kill) becomes a `fail` naming the signal. */
 #include "worker.h"
 #include "task_child.h"
+#include "blob_cache.h"
+#include "artifacts.h"
 #include "runner.h"
 #include "../common/ofr_common.h"
 #include "../harness/protocol.h"
@@ -56,6 +58,11 @@ typedef struct {
     ofr_sec_monitor *mon;         /* handshakes, with CURVE                       */
     char         refused[512];    /* why the coordinator refused us, if it did    */
     int          failed_handshakes; /* since the last welcome                     */
+    /* --fetch: files of queue[0] missing locally are fetched first. */
+    ofr_blobcache *cache;
+    int          fetch_file;      /* index in queue[0].files, -1 = none            */
+    int64_t      fetch_offset;    /* of the blob_get in flight                    */
+    double       fetch_sent;      /* ms when it was sent                          */
 } worker;
 
 static int
@@ -95,7 +102,7 @@ send_hello (worker *w)
         .pid = getpid (), .cores = cores > 0 ? (int) cores : 1,
         .threads = w->opts->threads > 0 ? w->opts->threads : 1,
         .credit = w->opts->credit > 0 ? w->opts->credit : 2,
-        .plugins = info, .n_plugins = w->n_plugins,
+        .plugins = info, .n_plugins = w->n_plugins, .fetch = w->opts->fetch,
     };
     /* Without a connection (a refused handshake leaves none) a blocking
        send would stop the loop; hello is repeated until welcomed anyway. */
@@ -136,9 +143,156 @@ static void
 drop_all_tasks (worker *w)
 {
     kill_child (w);
+    if (w->cache)
+        ofr_blobcache_abort (w->cache);
+    w->fetch_file = -1;
     for (int i = 0; i < w->n_queue; i++)
         ofr_msg_clear (&w->queue[i]);
     w->n_queue = 0;
+}
+
+/* Fails and drops the task at the head of the queue. */
+static void
+fail_head (worker *w, const char *reason)
+{
+    ofr_log (OFR_ERROR, "task %lld: %s", (long long) w->queue[0].task_id, reason);
+    ofr_msg f = { .type = OFR_MSG_FAIL, .task_id = w->queue[0].task_id,
+                  .reason = (char *) reason };
+    send_msg (w, &f);
+    ofr_msg_clear (&w->queue[0]);
+    memmove (w->queue, w->queue + 1, (size_t) (w->n_queue - 1) * sizeof (ofr_msg));
+    w->n_queue--;
+}
+
+static void
+send_blob_get (worker *w, const char *hash, int64_t offset)
+{
+    ofr_msg g = { .type = OFR_MSG_BLOB_GET, .hash = (char *) hash, .offset = offset,
+                  .length = OFR_BLOB_CHUNK };
+    w->fetch_offset = offset;
+    w->fetch_sent = ofr_now_ms ();
+    send_msg (w, &g);
+}
+
+static const char *
+s_arts (const worker *w)
+{
+    return w->opts->artifacts_path ? w->opts->artifacts_path : ofr_artifacts_default_path ();
+}
+
+/* Before queue[0] runs: 0 = every file is here, 1 = fetching, -1 = failed. */
+static int
+fetch_step (worker *w)
+{
+    ofr_msg *t = &w->queue[0];
+    if (w->fetch_file >= 0) {
+        /* A lost reply (the coordinator restarted, a full queue): ask again. */
+        if (ofr_now_ms () - w->fetch_sent > 10000)
+            send_blob_get (w, t->files[w->fetch_file].hash, w->fetch_offset);
+        return 1;
+    }
+    char err[OFR_ERRLEN];
+    if (ofr_blobcache_check_manifest (t, err, sizeof err) != 0) {
+        fail_head (w, err);
+        return -1;
+    }
+    ofr_blob_local local = { w->opts->models_path, w->opts->data_path, s_arts (w),
+                             w->plugins, w->n_plugins };
+    int i = ofr_blobcache_missing (w->cache, t, &local);
+    if (i < 0)
+        return 0;
+    const ofr_file_info *f = &t->files[i];
+    ofr_log (OFR_INFO, "fetching %s %s (%lld bytes, sha256 %s) from the coordinator",
+             f->kind, f->path, (long long) f->size, f->hash);
+    if (ofr_blobcache_begin (w->cache, f->hash, f->path, f->size, err, sizeof err) != 0) {
+        fail_head (w, err);
+        return -1;
+    }
+    w->fetch_file = i;
+    send_blob_get (w, f->hash, 0);
+    return 1;
+}
+
+/* A chunk of the file being fetched; the next step runs from the loop. */
+static void
+on_blob (worker *w, const ofr_msg *m)
+{
+    if (w->fetch_file < 0 || w->n_queue == 0)
+        return;
+    const ofr_file_info *f = &w->queue[0].files[w->fetch_file];
+    if (strcmp (m->hash, f->hash) != 0 || m->offset != w->fetch_offset)
+        return;                                 /* a stale reply */
+    char err[OFR_ERRLEN];
+    int rc = 0;
+    if (m->total < 0)
+        rc = ofr_errf (err, sizeof err, "blob %s (%s): the coordinator does not serve it",
+                       f->hash, f->path);
+    else if (m->total != f->size)
+        rc = ofr_errf (err, sizeof err, "blob %s (%s): the coordinator now has %lld bytes, "
+                       "the manifest said %lld", f->hash, f->path, (long long) m->total,
+                       (long long) f->size);
+    else if (m->n_data == 0 && m->offset < m->total)
+        rc = ofr_errf (err, sizeof err, "blob %s (%s): empty chunk at offset %lld",
+                       f->hash, f->path, (long long) m->offset);
+    else
+        rc = ofr_blobcache_write (w->cache, m->offset, m->data, (size_t) m->n_data,
+                                  err, sizeof err);
+    if (rc == 0 && m->offset + m->n_data < m->total) {
+        send_blob_get (w, f->hash, m->offset + m->n_data);
+        return;
+    }
+    if (rc == 0)
+        rc = ofr_blobcache_commit (w->cache, err, sizeof err);
+    w->fetch_file = -1;
+    if (rc == 0) {
+        ofr_log (OFR_INFO, "fetched %s %s: %lld bytes, sha256 %s verified", f->kind,
+                 f->path, (long long) f->size, f->hash);
+        return;
+    }
+    ofr_blobcache_abort (w->cache);
+    fail_head (w, err);
+}
+
+/* Makes the plugin of `name` with `hash` the first of that name (the task
+   child takes the first), loading plugin_file (a verified blob) if given. */
+static int
+select_plugin (worker *w, const char *name, const char *hash, const char *plugin_file,
+               char *err, size_t errlen)
+{
+    if (plugin_file) {
+        ofr_plugin *p = NULL, **v;
+        if (ofr_plugin_load (plugin_file, ofr_runner_host (), &p, err, errlen) != 0)
+            return -1;
+        if (strcmp (ofr_plugin_hash (p), hash) != 0
+            || strcmp (ofr_plugin_method (p)->name, name) != 0) {
+            ofr_errf (err, errlen, "fetched plugin %s (%s) is not method %s with sha256 %s",
+                      plugin_file, ofr_plugin_hash (p), name, hash);
+            ofr_plugin_destroy (&p);
+            return -1;
+        }
+        if (!(v = realloc (w->plugins, (size_t) (w->n_plugins + 1) * sizeof *v))) {
+            ofr_plugin_destroy (&p);
+            return ofr_errf (err, errlen, "worker: out of memory");
+        }
+        w->plugins = v;
+        w->plugins[w->n_plugins++] = p;
+        ofr_log (OFR_INFO, "loaded fetched plugin %s (sha256 %s)", name, hash);
+    }
+    int first = -1, match = -1;
+    for (int i = 0; i < w->n_plugins; i++) {
+        if (strcmp (ofr_plugin_method (w->plugins[i])->name, name) != 0)
+            continue;
+        if (first < 0)
+            first = i;
+        if (match < 0 && strcmp (ofr_plugin_hash (w->plugins[i]), hash) == 0)
+            match = i;
+    }
+    if (first >= 0 && match > first) {
+        ofr_plugin *p = w->plugins[first];
+        w->plugins[first] = w->plugins[match];
+        w->plugins[match] = p;
+    }
+    return 0;
 }
 
 static void
@@ -146,6 +300,27 @@ start_next_task (worker *w)
 {
     if (w->child > 0 || w->n_queue == 0)
         return;
+    char *models = NULL, *data = NULL, *arts = NULL, *plugin_file = NULL;
+    if (w->cache && w->queue[0].n_files > 0) {
+        if (fetch_step (w) != 0)
+            return;
+        char err[OFR_ERRLEN];
+        ofr_msg *t = &w->queue[0];
+        ofr_blob_local local = { w->opts->models_path, w->opts->data_path, s_arts (w),
+                                 w->plugins, w->n_plugins };
+        if (ofr_blobcache_prepare (w->cache, t, &local, &models, &data, &arts, &plugin_file,
+                                   err, sizeof err) != 0
+            || select_plugin (w, t->cell.method, t->plugin_hash ? t->plugin_hash : "",
+                              plugin_file, err, sizeof err) != 0) {
+            free (models);
+            free (data);
+            free (arts);
+            free (plugin_file);
+            fail_head (w, err);
+            return;
+        }
+        free (plugin_file);
+    }
     ofr_msg task = w->queue[0];
     memmove (w->queue, w->queue + 1, (size_t) (w->n_queue - 1) * sizeof (ofr_msg));
     w->n_queue--;
@@ -156,6 +331,9 @@ start_next_task (worker *w)
                       .reason = "worker: pipe() failed" };
         send_msg (w, &f);
         ofr_msg_clear (&task);
+        free (models);
+        free (data);
+        free (arts);
         return;
     }
     fflush (NULL);
@@ -167,13 +345,21 @@ start_next_task (worker *w)
         signal (SIGTERM, SIG_DFL);
         signal (SIGINT, SIG_DFL);
         ofr_task_env env = { .plugins = w->plugins, .n_plugins = w->n_plugins,
-                             .models_path = w->opts->models_path,
-                             .data_path = w->opts->data_path,
-                             .artifacts_path = w->opts->artifacts_path,
+                             .models_path = models ? models : w->opts->models_path,
+                             .data_path = data ? data : w->opts->data_path,
+                             .artifacts_path = arts ? arts : w->opts->artifacts_path,
                              .records_per_msg = w->opts->records_per_msg };
         _exit (ofr_task_child_run (&env, &task, fds[1]));
     }
     close (fds[1]);
+    if (models || data)
+        ofr_log (OFR_INFO, "task %lld: models %s, data %s", (long long) task.task_id,
+                 models ? models : w->opts->models_path, data ? data : w->opts->data_path);
+    if (arts)
+        ofr_log (OFR_INFO, "task %lld: artifacts %s", (long long) task.task_id, arts);
+    free (models);
+    free (data);
+    free (arts);
     if (pid < 0) {
         close (fds[0]);
         ofr_msg f = { .type = OFR_MSG_FAIL, .task_id = task.task_id,
@@ -308,6 +494,9 @@ handle_coordinator (worker *w, const void *data, size_t size)
         break;
     case OFR_MSG_HEARTBEAT:
         break;
+    case OFR_MSG_BLOB:
+        on_blob (w, &m);
+        break;
     default:
         ofr_log (OFR_WARN, "unexpected %s from the coordinator", ofr_msg_type_name (m.type));
     }
@@ -391,7 +580,8 @@ worker_loop (worker *w)
 int
 ofr_worker_main (const ofr_worker_opts *opts, char *err, size_t errlen)
 {
-    worker w = { .opts = opts, .child = -1, .child_fd = -1, .heartbeat_ms = 1000 };
+    worker w = { .opts = opts, .child = -1, .child_fd = -1, .heartbeat_ms = 1000,
+                 .fetch_file = -1 };
     ofr_buf_init (&w.inbuf);
     if (gethostname (w.host, sizeof w.host) != 0)
         snprintf (w.host, sizeof w.host, "unknown");
@@ -406,6 +596,14 @@ ofr_worker_main (const ofr_worker_opts *opts, char *err, size_t errlen)
                          &w.n_plugins, err, errlen) != 0)
         return -1;
     ofr_log (OFR_INFO, "%d plugins from %s", w.n_plugins, opts->plugin_path);
+    if (opts->fetch) {
+        if (ofr_blobcache_new (opts->cache_dir, &w.cache, err, errlen) != 0) {
+            ofr_plugin_list_destroy (&w.plugins, &w.n_plugins);
+            return -1;
+        }
+        ofr_log (OFR_INFO, "fetching missing files from the coordinator into %s",
+                 ofr_blobcache_dir (w.cache));
+    }
 
     struct sigaction sa = { .sa_handler = on_stop_signal };
     sigaction (SIGTERM, &sa, NULL);
@@ -460,6 +658,7 @@ out:
     free (w.queue);
     ofr_buf_free (&w.inbuf);
     ofr_sec_monitor_destroy (&w.mon);
+    ofr_blobcache_destroy (&w.cache);
     if (w.sock)
         zmq_close (w.sock);
     if (w.zctx)

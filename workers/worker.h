@@ -28,6 +28,10 @@ typedef struct {
     const char *key_file;
     const char *server_key;
     bool        insecure;
+    /* Blob service (protocol 1.2, blob_cache.h): fetch files missing locally
+       from the coordinator by hash, into cache_dir (NULL = default). */
+    bool        fetch;
+    const char *cache_dir;
 } ofr_worker_opts;
 
 /* Run until the coordinator says bye (0), SIGTERM/SIGINT (0), or a fatal

@@ -59,6 +59,7 @@ make_hello (ofr_msg *m, int n_plugins)
     m->cores = n_plugins ? 16 : 0;
     m->threads = 2;
     m->credit = n_plugins ? OFR_MAX_CREDIT : 1;
+    m->fetch = n_plugins > 1;
     m->n_plugins = n_plugins;
     m->plugins = n_plugins ? A ((size_t) n_plugins, sizeof *m->plugins) : NULL;
     for (int i = 0; i < n_plugins; i++) {
@@ -117,6 +118,19 @@ make_task (ofr_msg *m, int n_examples, int n_params)
     }
     m->plugin_hash = S (n_examples ? "e3b0c44298fc1c149afbf4c8996fb924"
                                      "27ae41e4649b934ca495991b7852b855" : "");
+    /* 1.2 manifest: a plugin, a model file, a data file */
+    static const char *files[][2] = {
+        { "plugin", "entropy_exit.so" }, { "model", "testnet-small/model.safetensors" },
+        { "data", "glue/sst2/dev.tsv" },
+    };
+    m->n_files = n_params ? 3 : 0;
+    m->files = m->n_files ? A ((size_t) m->n_files, sizeof *m->files) : NULL;
+    for (int i = 0; i < m->n_files; i++) {
+        m->files[i].kind = S (files[i][0]);
+        m->files[i].path = S (files[i][1]);
+        m->files[i].hash = S (m->plugin_hash);
+        m->files[i].size = i == 1 ? (1LL << 40) : i;
+    }
 }
 
 static void
@@ -177,13 +191,27 @@ make_simple (ofr_msg *m, ofr_msg_type type, int variant)
     }
     if (type == OFR_MSG_CONTROL)
         m->paused = variant;
+    if (type == OFR_MSG_BLOB_GET || type == OFR_MSG_BLOB) {
+        m->hash = S ("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+        m->offset = variant ? (1LL << 33) : 0;
+        m->length = variant ? OFR_BLOB_CHUNK : 1;
+    }
+    if (type == OFR_MSG_BLOB) {
+        m->length = 0;
+        /* variant 0: "not published"; 1: a chunk; 2: a whole-size chunk */
+        m->total = variant ? (1LL << 34) : -1;
+        m->n_data = variant == 2 ? OFR_BLOB_CHUNK : variant ? 1000 : 0;
+        m->data = m->n_data ? A ((size_t) m->n_data, 1) : NULL;
+        for (int i = 0; i < m->n_data; i++)
+            m->data[i] = (uint8_t) (i * 31 + 7);
+    }
     if (type == OFR_MSG_STATE) {
         m->paused = variant;
         m->json = S (variant ? "{\"v\":1,\"t\":\"snapshot\",\"logs\":[\"±\"]}" : "");
     }
 }
 
-#define N_CORPUS 20
+#define N_CORPUS 24
 
 /* The corpus used by round trips (big) and the fuzz loop (small). */
 static void
@@ -210,6 +238,10 @@ make_corpus (ofr_msg *m, int big)
     make_simple (&m[k++], OFR_MSG_CONTROL, 1);
     make_simple (&m[k++], OFR_MSG_STATE, 0);
     make_simple (&m[k++], OFR_MSG_STATE, 1);
+    make_simple (&m[k++], OFR_MSG_BLOB_GET, 0);
+    make_simple (&m[k++], OFR_MSG_BLOB_GET, 1);
+    make_simple (&m[k++], OFR_MSG_BLOB, 0);
+    make_simple (&m[k++], OFR_MSG_BLOB, big ? 2 : 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -305,6 +337,17 @@ msg_eq (const ofr_msg *a, const ofr_msg *b)
     EQ (str_eq (a->reason, b->reason) && str_eq (a->state, b->state)
         && a->rejoin == b->rejoin, "reason/state/rejoin");
     EQ (a->paused == b->paused && str_eq (a->json, b->json), "paused/json");
+    EQ (a->fetch == b->fetch, "fetch");
+    EQ (a->n_files == b->n_files, "n_files");
+    for (int i = 0; i < a->n_files; i++) {
+        const ofr_file_info *f = &a->files[i], *g = &b->files[i];
+        EQ (str_eq (f->kind, g->kind) && str_eq (f->path, g->path)
+            && str_eq (f->hash, g->hash) && f->size == g->size, "files[i]");
+    }
+    EQ (str_eq (a->hash, b->hash) && a->offset == b->offset && a->total == b->total
+        && a->length == b->length, "blob hash/offset/total/length");
+    EQ (a->n_data == b->n_data && mem_eq (a->data, b->data, (size_t) a->n_data)
+        && (a->data == NULL) == (b->data == NULL), "blob data");
     return 1;
 }
 
@@ -596,6 +639,8 @@ static void mk_done (ofr_msg *m)    { make_simple (m, OFR_MSG_DONE, 1); }
 static void mk_bye (ofr_msg *m)     { make_simple (m, OFR_MSG_BYE, 1); }
 static void mk_hb (ofr_msg *m)      { make_simple (m, OFR_MSG_HEARTBEAT, 0); }
 static void mk_welcome (ofr_msg *m) { make_welcome (m); }
+static void mk_blob_get (ofr_msg *m) { make_simple (m, OFR_MSG_BLOB_GET, 1); }
+static void mk_blob (ofr_msg *m)    { make_simple (m, OFR_MSG_BLOB, 1); }
 
 static void
 open_new (tree *t, make_fn *make)
@@ -750,7 +795,7 @@ test_missing_and_types (void)
     msgpack_object k;
     set_int (&k, 1);
     add_key (&t, t.root, k, get (t.root, "pid"));
-    expect_err (&t, "hello: key 9 is int, expected str", "int key");
+    expect_err (&t, "hello: key 10 is int, expected str", "int key");
 
     /* accepted: int for float64, float32, negative int in range */
     ofr_msg m;
@@ -893,6 +938,107 @@ test_dashboard (void)
            && strcmp (ep, "ipc:///tmp/x.events") == 0, "derive ipc: %s", ep);
     CHECK (ofr_endpoint_derive ("tcp://nocolon", "ctl", ep, sizeof ep) == -1, "derive bad tcp");
     CHECK (ofr_endpoint_derive ("ipc:///tmp/x", "events", ep, 8) == -1, "derive too long");
+}
+
+/* 1.2: blob_get, blob, hello.fetch and task.files (optional keys). */
+static void
+test_blobs (void)
+{
+    tree t;
+    ofr_msg m;
+    /* 1.1 peers: no "fetch" in hello, no "files" in task */
+    open_new (&t, mk_hello);
+    del_key (t.root, "fetch");
+    expect_ok (&t, &m, "hello without fetch");
+    CHECK (m.type == OFR_MSG_HELLO && m.fetch == 0, "hello.fetch %d", m.fetch);
+    ofr_msg_clear (&m);
+    open_new (&t, mk_task);
+    del_key (t.root, "files");
+    expect_ok (&t, &m, "task without files");
+    CHECK (m.type == OFR_MSG_TASK && m.n_files == 0 && !m.files, "task.files %d", m.n_files);
+    ofr_msg_clear (&m);
+
+    /* strict: optional keys still have types; manifest entries complete */
+    open_new (&t, mk_hello);
+    set_int (get (t.root, "fetch"), 1);
+    expect_err (&t, "hello.fetch: expected bool, got int", "fetch as int");
+    open_new (&t, mk_task);
+    del_key (at (get (t.root, "files"), 1), "hash");
+    expect_err (&t, "task.files[1].hash: missing required key", "file without hash");
+    open_new (&t, mk_task);
+    set_int (get (at (get (t.root, "files"), 2), "size"), -1);
+    expect_err (&t, "task.files[2].size: -1 out of range", "negative file size");
+    open_new (&t, mk_task);
+    dup_key (&t, t.root, "files");
+    expect_err (&t, "duplicated key", "files twice");
+
+    /* blob_get bounds */
+    open_new (&t, mk_blob_get);
+    set_int (get (t.root, "length"), 0);
+    expect_err (&t, "blob_get.length: 0 out of range 1..1048576", "length 0");
+    open_new (&t, mk_blob_get);
+    set_int (get (t.root, "length"), OFR_BLOB_CHUNK + 1);
+    expect_err (&t, "blob_get.length: 1048577 out of range", "length > chunk");
+    open_new (&t, mk_blob_get);
+    set_int (get (t.root, "offset"), -1);
+    expect_err (&t, "blob_get.offset: -1 out of range", "negative offset");
+    open_new (&t, mk_blob_get);
+    del_key (t.root, "hash");
+    expect_err (&t, "blob_get.hash: missing required key", "blob_get without hash");
+
+    /* blob: total >= -1, data is bin of at most one chunk */
+    open_new (&t, mk_blob);
+    set_int (get (t.root, "total"), -2);
+    expect_err (&t, "blob.total: -2 out of range", "total -2");
+    open_new (&t, mk_blob);
+    set_str (get (t.root, "data"), "abc", 3);
+    expect_err (&t, "blob.data: expected bin, got str", "data as str");
+    open_new (&t, mk_blob);
+    del_key (t.root, "data");
+    expect_err (&t, "blob.data: missing required key", "blob without data");
+    {
+        ofr_msg big;
+        make_simple (&big, OFR_MSG_BLOB, 2);
+        uint8_t *d = realloc (big.data, OFR_BLOB_CHUNK + 1);
+        CHECK (d != NULL, "out of memory");
+        if (d) {
+            big.data = d;
+            big.n_data = OFR_BLOB_CHUNK + 1;
+            char err[OFR_ERRLEN] = "";
+            ofr_buf b;
+            ofr_buf_init (&b);
+            CHECK (ofr_msg_encode (&big, &b, err, sizeof err) == -1
+                   && strstr (err, "blob.data: 1048577 elements, limit is 1048576"),
+                   "oversized blob encoded: '%s'", err);
+            ofr_buf_free (&b);
+            /* the decoder refuses it too (a packer-built frame) */
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init (&sb);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+            msgpack_pack_map (&pk, 6);
+            msgpack_pack_str_with_body (&pk, "v", 1);
+            msgpack_pack_uint8 (&pk, 1);
+            msgpack_pack_str_with_body (&pk, "t", 1);
+            msgpack_pack_str_with_body (&pk, "blob", 4);
+            msgpack_pack_str_with_body (&pk, "hash", 4);
+            msgpack_pack_str_with_body (&pk, "h", 1);
+            msgpack_pack_str_with_body (&pk, "offset", 6);
+            msgpack_pack_uint8 (&pk, 0);
+            msgpack_pack_str_with_body (&pk, "total", 5);
+            msgpack_pack_uint32 (&pk, OFR_BLOB_CHUNK + 1);
+            msgpack_pack_str_with_body (&pk, "data", 4);
+            msgpack_pack_bin_with_body (&pk, big.data, OFR_BLOB_CHUNK + 1);
+            expect_err_bytes (sb.data, sb.size, "blob.data: 1048577 elements, limit is "
+                              "1048576", "oversized blob decoded");
+            msgpack_sbuffer_destroy (&sb);
+        }
+        ofr_msg_clear (&big);
+    }
+    CHECK (OFR_PROTOCOL_MINOR >= 2, "protocol minor %d", OFR_PROTOCOL_MINOR);
+    CHECK (ofr_msg_type_from_name ("blob_get") == OFR_MSG_BLOB_GET
+           && ofr_msg_type_from_name ("blob") == OFR_MSG_BLOB
+           && strcmp (ofr_msg_type_name (OFR_MSG_BLOB), "blob") == 0, "blob type names");
 }
 
 static void
@@ -1230,6 +1376,7 @@ main (void)
     test_strings_and_abi ();
     test_raw_frames ();
     test_dashboard ();
+    test_blobs ();
     test_fuzz ();
     bench ();
     if (s_failures) {
