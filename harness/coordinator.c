@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1289,6 +1290,26 @@ stop_local_workers (coord *c)
 
 /*  Validate each cell against the plugins we have, count examples per
     suite split, and fill plugin hashes. */
+
+/* A model name resolves: built in, an existing directory, or a directory on
+   the models path (registry.c's rules, without opening anything). */
+static bool
+model_findable (const char *name, const char *models_path)
+{
+    if (!name || !*name)
+        return false;
+    if (strncmp (name, "testnet", 7) == 0)
+        return true;
+    struct stat st;
+    if (strchr (name, '/'))
+        return stat (name, &st) == 0 && S_ISDIR (st.st_mode);
+    char *root = NULL, err[OFR_ERRLEN];
+    if (!models_path || ofr_path_find_root (models_path, name, &root, err, sizeof err) != 0)
+        return false;
+    free (root);
+    return true;
+}
+
 static int
 prepare_cells (coord *c, const ofr_plan *plan)
 {
@@ -1326,6 +1347,15 @@ prepare_cells (coord *c, const ofr_plan *plan)
         free (cs->plugin_file);
         if (!(cs->plugin_file = ofr_strdup (ofr_plugin_path (p)))) {
             ofr_errf (c->err, sizeof c->err, "out of memory");
+            goto out;
+        }
+        /* Local workers share our paths: a model we cannot find, they cannot
+           either, and finding out per task would burn every retry. Remote
+           workers may have other paths (or fetch blobs): they decide. */
+        if (o->local_workers > 0 && !model_findable (cell->model, o->models_path)) {
+            ofr_errf (c->err, sizeof c->err, "%smodel '%s': not found (built in: testnet, "
+                      "testnet-L<n>; models path %s; see `offramp models`)", where,
+                      cell->model, o->models_path ? o->models_path : "(none)");
             goto out;
         }
         const ofr_suite_class *sc = ofr_suite_find (cell->suite);
