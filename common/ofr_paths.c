@@ -100,3 +100,18 @@ ofr_path_find_root (const char *path, const char *sub, char **root,
 {
     return path_find (path, sub, true, root, err, errlen);
 }
+
+char *
+ofr_path_basename (const char *path)
+{
+    size_t n = strlen (path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/')
+        s--;
+    char *name = ofr_calloc (n - s + 1, 1);
+    if (name)
+        memcpy (name, path + s, n - s);
+    return name;
+}

@@ -31,4 +31,8 @@ int ofr_path_find (const char *path, const char *sub, char **out,
 int ofr_path_find_root (const char *path, const char *sub, char **root,
                         char *err, size_t errlen);
 
+/* The last component of path, trailing '/' ignored ("models/sst2/" ->
+   "sst2"): the name a model directory goes by. Caller frees; NULL on OOM. */
+char *ofr_path_basename (const char *path);
+
 #endif

@@ -12,7 +12,9 @@
     p_top1. The head is charged by the host at every layer asked (the
     measure's real cost); the top-2 scan is charged 2 per vocabulary entry.
     Exited tokens' upper-layer KV entries are filled from the exited state
-    (kv_policy copy-up = CALM's state propagation). Decoders only. */
+    (kv_policy copy-up = CALM's state propagation). Decoder-only LMs and
+    the decoder of encoder-decoders (per generated token; the encoder runs
+    once in full). */
 #include "offramp_plugin.h"
 
 #include <math.h>
@@ -110,7 +112,7 @@ static const ofr_method s_calm = {
     .version = "1.0",
     .summary = "CALM (Schuster et al. 2022): per-token exit when softmax(-diff) "
                "confidence >= a threshold decaying over positions",
-    .kinds = OFR_KIND_DECODER,
+    .kinds = OFR_KIND_DECODER | OFR_KIND_SEQ2SEQ,
     .flags = 0,
     .kv_policy = OFR_KV_COPY_UP,
     .params = s_params,

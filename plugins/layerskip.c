@@ -1,4 +1,5 @@
-/*  layerskip.c -- static layer skipping for decoders: the same layers are
+/*  layerskip.c -- static layer skipping for decoders (decoder-only LMs and
+    the decoder stack of encoder-decoders): the same layers are
     skipped (identity) at every token position, chosen by a fixed pattern
     over the L layers (1-based l):
 
@@ -126,7 +127,7 @@ static const ofr_method s_skip = {
     .name = "layerskip",
     .version = "1.0",
     .summary = "static layer skipping: every k-th, the last n or a middle band of n layers",
-    .kinds = OFR_KIND_DECODER,
+    .kinds = OFR_KIND_DECODER | OFR_KIND_SEQ2SEQ,
     .flags = 0,
     .kv_policy = OFR_KV_COPY_UP,
     .params = s_params,

@@ -10,12 +10,14 @@
 #include "mt_suites.h"
 
 extern const ofr_suite_class ofr_suite_synthetic;   /* tests/testnet/ */
+extern const ofr_suite_class ofr_suite_aren_translit;   /* translit_suite.c */
 
 static const ofr_suite_class *const s_suites[] = {
     &ofr_suite_sst2, &ofr_suite_mrpc, &ofr_suite_rte, &ofr_suite_qnli,
     &ofr_suite_stsb, &ofr_suite_cola,
     &ofr_suite_camvid,
     &ofr_suite_wmt22_en_de, &ofr_suite_wmt22_de_en, &ofr_suite_multi30k_en_de,
+    &ofr_suite_aren_translit,
     &ofr_suite_tinystories_gen, &ofr_suite_truthfulqa_mc1, &ofr_suite_truthfulqa_mc2,
     &ofr_suite_synthetic,
     NULL

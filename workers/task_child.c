@@ -2,6 +2,7 @@
 #include "task_child.h"
 #include "runner.h"
 #include "decoder_runner.h"
+#include "seq2seq_runner.h"
 #include "../common/ofr_paths.h"
 #include "../common/ofr_common.h"
 
@@ -173,7 +174,10 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
     }
     /* Decoders run through the decoder driver, with its host table. */
     bool decoder = model->ops->kind == OFR_KIND_DECODER;
-    if (m->create (decoder ? ofr_decoder_runner_host () : ofr_runner_host (),
+    /* Encoder-decoders through the seq2seq driver, with its host table. */
+    bool s2s = model->ops->kind == OFR_KIND_SEQ2SEQ;
+    if (m->create (decoder ? ofr_decoder_runner_host ()
+                   : s2s ? ofr_seq2seq_runner_host () : ofr_runner_host (),
                    ofr_params_values (params), &state, err, errlen) != 0) {
         if (!*err)
             ofr_errf (err, errlen, "plugin %s: create failed", m->name);
@@ -197,7 +201,7 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
     ofr_runner_ctx ctx = { .model = model, .suite = sc, .suite_data = sdata,
                            .method = m, .method_state = state, .cell = cell,
                            .artifacts = art };
-    if ((decoder ? ofr_decoder_runner_run : ofr_runner_run)
+    if ((decoder ? ofr_decoder_runner_run : s2s ? ofr_seq2seq_runner_run : ofr_runner_run)
             (&ctx, task->examples, task->n_examples, sink_emit, sink, err, errlen) != 0) {
         if (*sink->err)
             ofr_errf (err, errlen, "%s", sink->err);

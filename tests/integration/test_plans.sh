@@ -11,6 +11,10 @@ for plan in "$OFR_SOURCE_DIR"/plans/*.yaml; do
         echo "skip: $name has its own test"
         continue
     fi
+    if grep -q "mt-multi30k" "$plan" && [ ! -f "$OFR_SOURCE_DIR/models/mt-multi30k-hybrid/model.bin" ]; then
+        echo "skip: $name needs models/mt-multi30k-* (recipes/train_mt.py)"
+        continue
+    fi
     if grep -q "stories260K\|truthfulqa" "$plan" && [ ! -d "$OFR_SOURCE_DIR/../shared/models/stories260K" ]; then
         echo "skip: $name needs ../shared (stories260K, TruthfulQA)"
         continue

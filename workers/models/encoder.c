@@ -2,6 +2,7 @@
     on the active rows, exit heads (see encoder.h). */
 #include "encoder_impl.h"
 #include "../../common/ofr_common.h"
+#include "../../common/ofr_paths.h"
 #include "../../plugins/offramp_plugin.h"
 
 #include "../text/bpe_bytes.h"
@@ -576,21 +577,6 @@ ofr_encoder_lowp_backend (void)
     return ofr_bf16_backend ();
 }
 
-/* Model name: the directory's last component ("sst2-bert-small"). */
-static char *
-name_of (const char *dir)
-{
-    size_t n = strlen (dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    size_t s = n;
-    while (s > 0 && dir[s - 1] != '/')
-        s--;
-    char *name = ofr_calloc (n - s + 1, 1);
-    if (name)
-        memcpy (name, dir + s, n - s);
-    return name;
-}
 
 static int
 open_common (const char *dir, enc_model **out, char *err, size_t errlen)
@@ -601,7 +587,7 @@ open_common (const char *dir, enc_model **out, char *err, size_t errlen)
     m->ops = s_encoder_ops;
     m->base.ops = &m->ops;
     m->dir = ofr_strdup (dir);
-    m->base.name = name_of (dir);
+    m->base.name = ofr_path_basename (dir);
     if (!m->dir || !m->base.name) {
         enc_destroy (&m->base);
         return ofr_errf (err, errlen, "%s: out of memory", dir);

@@ -3,6 +3,7 @@
 #include "espnet.h"
 #include "jsonlite.h"
 #include "../../common/ofr_common.h"
+#include "../../common/ofr_paths.h"
 #include "../../plugins/offramp_plugin.h"
 
 #include <math.h>
@@ -376,21 +377,6 @@ ofr_espnet_model_is (const ofr_model *m)
     return m && m->ops == &s_espnet_ops;
 }
 
-/* Model name: the directory's last component ("espnet-camvid"). */
-static char *
-name_of (const char *dir)
-{
-    size_t n = strlen (dir);
-    while (n > 1 && dir[n - 1] == '/')
-        n--;
-    size_t s = n;
-    while (s > 0 && dir[s - 1] != '/')
-        s--;
-    char *name = ofr_calloc (n - s + 1, 1);
-    if (name)
-        memcpy (name, dir + s, n - s);
-    return name;
-}
 
 /* Optional "input_size": [H, W] of config.json. */
 static int
@@ -443,7 +429,7 @@ ofr_espnet_model_open (const char *dir, ofr_model **out, char *err, size_t errle
         return ofr_errf (err, errlen, "%s: out of memory", dir);
     m->base.ops = &s_espnet_ops;
     m->dir = ofr_strdup (dir);
-    m->base.name = name_of (dir);
+    m->base.name = ofr_path_basename (dir);
     if (!m->dir || !m->base.name) {
         esp_destroy (&m->base);
         return ofr_errf (err, errlen, "%s: out of memory", dir);

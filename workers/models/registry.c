@@ -4,15 +4,18 @@
     path (contains '/'), or the name of a directory on the models path. A
     model directory is recognised by its config.json: "model_type" of the
     BERT family -> the encoder runtime; "architecture" starting with
-    "espnet" -> the CNN segmenter (once `offramp import` made it). */
+    "espnet" -> the CNN segmenter (once `offramp import` made it). A
+    CTranslate2 directory (model.bin + vocabularies, config.json optional)
+    -> the encoder-decoder (seq2seq_model.h). */
 #include "../model.h"
 #include "../../common/ofr_common.h"
 #include "../../common/ofr_paths.h"
 #include "../../tests/testnet/testnet.h"
 #include "encoder.h"
 #include "espnet_model.h"
-#include "hf_llama_model.h"
 #include "llama_model.h"
+#include "seq2seq_model.h"
+#include "hf_llama_model.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -66,6 +69,8 @@ dir_family (const char *dir, char *err, size_t errlen)
 static int
 open_dir (const char *dir, ofr_model **out, char *err, size_t errlen)
 {
+    if (ofr_seq2seq_model_probe (dir))  /* CTranslate2: model.bin + vocabularies */
+        return ofr_seq2seq_model_open (dir, out, err, errlen);
     if (ofr_llama_model_probe (dir))   /* llama2.c: checkpoint + tokenizer .bin */
         return ofr_llama_model_open (dir, out, err, errlen);
     if (ofr_hf_llama_probe (dir))      /* config.json model_type "llama" */

@@ -24,7 +24,12 @@ enum { S2S_RELU = 0, S2S_GELU_TANH = 1, S2S_SWISH = 2, S2S_GELU = 3 };
 
 struct ofr_seq2seq {
     ofr_ct2     *ct2;
-    int          d, heads, dh, ffn, n_enc, n_dec;
+    int          d, heads, dh, ffn, n_enc, n_dec;   /* decoder side        */
+    int          de, heads_e, dh_e, ffn_e;          /* encoder side (= the
+                                                       decoder's unless hybrid) */
+    bool         hybrid;          /* hybrid/projection: encoder width de ->
+                                     decoder width d (docs/TRANSLATION.md)  */
+    s2s_lin      hproj;           /* [d][de]                               */
     int          activation;
     float        eps, src_scale, tgt_scale;  /* embedding multipliers */
     const float *src_emb, *tgt_emb;       /* [vocab][d]                     */

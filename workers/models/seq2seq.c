@@ -21,12 +21,16 @@ struct ofr_s2s_state {
     const ofr_seq2seq *m;
     int    rows, max_src, max_tgt, n_src, mrow;   /* mrow = max(rows, max_src) */
     float *pos;          /* [max(max_src, max_tgt)][d] sinusoids (or NULL)   */
-    float *mem;          /* [max_src][d] encoder output                       */
+    float *pos_e;        /* [max_src][de] the encoder's sinusoids             */
+    float *mem;          /* [max_src][de] encoder output                      */
     float *xkv;          /* [n_dec][max_src][2d] cross-attention K|V         */
     float *kc, *vc;      /* [n_dec][rows][max_tgt][d] self-attention caches  */
     float *kc2, *vc2;    /* reorder targets (swapped with kc/vc)             */
     float *x, *x2;       /* [rows][d] hidden state (x2: reorder target)      */
     int   *len, *len2;   /* [rows] positions held                            */
+    uint8_t *kvm, *kvm2; /* [n_dec][rows][max_tgt] 1 = self-attn K/V entry
+                            present (0: masked by ofr_s2s_skip OFR_S2S_KV_MASK) */
+    bool   masked;       /* some entry is 0 since the last encode             */
     float *logits, *lbuf; /* [rows][vocab] per row; lbuf: sgemm output        */
     float *xb, *hb, *big, *ctx, *tmp, *scores;    /* scratch                 */
 };
@@ -50,12 +54,14 @@ ofr_s2s_state_destroy (ofr_s2s_state **sp)
     if (!sp || !*sp)
         return;
     ofr_s2s_state *s = *sp;
-    float *bufs[] = { s->pos, s->mem, s->xkv, s->kc, s->vc, s->kc2, s->vc2, s->x, s->x2,
+    float *bufs[] = { s->pos, s->pos_e, s->mem, s->xkv, s->kc, s->vc, s->kc2, s->vc2, s->x, s->x2,
                       s->logits, s->lbuf, s->xb, s->hb, s->big, s->ctx, s->tmp, s->scores };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free (bufs[i]);
     free (s->len);
     free (s->len2);
+    free (s->kvm);
+    free (s->kvm2);
     free (s);
     *sp = NULL;
 }
@@ -84,12 +90,17 @@ ofr_s2s_state_new (const ofr_seq2seq *m, int rows, int max_src, int max_tgt,
         return ofr_errf (err, errlen, "seq2seq state: out of memory");
     size_t d = (size_t) m->d, L = (size_t) m->n_dec, R = (size_t) rows, T = (size_t) max_tgt;
     size_t S = (size_t) max_src, P = S > T ? S : T, M = R > S ? R : S;
-    size_t wide = (size_t) (m->ffn > 3 * m->d ? m->ffn : 3 * m->d);
+    /* Scratch serves both sides: the wider model width, the widest FFN. */
+    size_t dmax = (size_t) (m->de > m->d ? m->de : m->d);
+    size_t wide = 3 * dmax;
+    wide = (size_t) m->ffn > wide ? (size_t) m->ffn : wide;
+    wide = (size_t) m->ffn_e > wide ? (size_t) m->ffn_e : wide;
     bool oom = false;
     *s = (ofr_s2s_state) { .m = m, .rows = rows, .max_src = max_src, .max_tgt = max_tgt,
                            .mrow = (int) M };
     s->pos = fl (P, d, &oom);
-    s->mem = fl (S, d, &oom);
+    s->pos_e = fl (S, (size_t) m->de, &oom);
+    s->mem = fl (S, dmax, &oom);
     s->xkv = fl (L * S, 2 * d, &oom);
     s->kc = fl (L * R * T, d, &oom);
     s->vc = fl (L * R * T, d, &oom);
@@ -99,20 +110,23 @@ ofr_s2s_state_new (const ofr_seq2seq *m, int rows, int max_src, int max_tgt,
     s->x2 = fl (R, d, &oom);
     s->logits = fl (R, (size_t) m->tgt.n, &oom);
     s->lbuf = fl (R, (size_t) m->tgt.n, &oom);
-    s->xb = fl (M, d, &oom);
-    s->hb = fl (M, d, &oom);
+    s->xb = fl (M, dmax, &oom);
+    s->hb = fl (M, dmax, &oom);
     s->big = fl (M, wide, &oom);
-    s->ctx = fl (M, d, &oom);
-    s->tmp = fl (M, d, &oom);
+    s->ctx = fl (M, dmax, &oom);
+    s->tmp = fl (M, dmax, &oom);
     s->scores = fl (S, P, &oom);     /* encoder: S x S; decoder: 1 x max(S, T) */
     s->len = ofr_calloc (R, sizeof *s->len);
     s->len2 = ofr_calloc (R, sizeof *s->len2);
-    if (oom || !s->len || !s->len2) {
+    s->kvm = ofr_calloc (L * R * T, 1);
+    s->kvm2 = ofr_calloc (L * R * T, 1);
+    if (oom || !s->len || !s->len2 || !s->kvm || !s->kvm2) {
         ofr_s2s_state_destroy (&s);
         return ofr_errf (err, errlen, "seq2seq state: out of memory (%d rows x %d positions)",
                          rows, max_tgt);
     }
     sinusoids (s->pos, (int) P, m->d);
+    sinusoids (s->pos_e, (int) S, m->de);
     *out = s;
     return 0;
 }
@@ -131,18 +145,38 @@ ofr_s2s_logits (const ofr_s2s_state *s, int row)
 /*  Multi-head attention of tq queries (row stride ldq) over tk keys and
     values (stride ldkv), no mask: out[tq][ldo]. Two sgemms per head. */
 static void
-attend (const ofr_seq2seq *m, const float *q, int ldq, const float *k, const float *v,
+attend (int heads, int dh, const float *q, int ldq, const float *k, const float *v,
         int ldkv, int tq, int tk, float *out, int ldo, float *scores)
+{
+    float scale = 1.0f / sqrtf ((float) dh);
+    for (int h = 0; h < heads; h++) {
+        int o = h * dh;
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, dh, scale,
+                     q + o, ldq, k + o, ldkv, 0.0f, scores, tk);
+        for (int i = 0; i < tq; i++)
+            ofr_softmax (scores + (size_t) i * tk, tk);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, dh, tk, 1.0f,
+                     scores, tk, v + o, ldkv, 0.0f, out + o, ldo);
+    }
+}
+
+/*  attend() for one query over tk cached positions of which only those
+    with mask[j] != 0 are attended (the query's own entry always is). */
+static void
+attend_masked (const ofr_seq2seq *m, const float *q, int ldq, const float *k, const float *v,
+               int ldkv, int tk, const uint8_t *mask, float *out, float *scores)
 {
     float scale = 1.0f / sqrtf ((float) m->dh);
     for (int h = 0; h < m->heads; h++) {
         int o = h * m->dh;
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, m->dh, scale,
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, 1, tk, m->dh, scale,
                      q + o, ldq, k + o, ldkv, 0.0f, scores, tk);
-        for (int i = 0; i < tq; i++)
-            ofr_softmax (scores + (size_t) i * tk, tk);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, m->dh, tk, 1.0f,
-                     scores, tk, v + o, ldkv, 0.0f, out + o, ldo);
+        for (int j = 0; j < tk; j++)
+            if (!mask[j])
+                scores[j] = -INFINITY;
+        ofr_softmax (scores, tk);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, m->dh, tk, 1.0f,
+                     scores, tk, v + o, ldkv, 0.0f, out + o, m->d);
     }
 }
 
@@ -166,16 +200,16 @@ add (float *x, const float *y, size_t n)
         x[i] += y[i];
 }
 
-/* x[n][d] += FFN (LN (x)). */
+/* x[n][d] += FFN (LN (x)), FFN width F. */
 static void
-ffn (ofr_s2s_state *s, const s2s_layer *L, float *x, int n)
+ffn (ofr_s2s_state *s, const s2s_layer *L, float *x, int n, int d, int F)
 {
     const ofr_seq2seq *m = s->m;
-    ofr_layernorm (x, s->hb, n, m->d, L->ff_ln.g, L->ff_ln.b, m->eps);
-    ofr_matmul (s->hb, L->ff_in.w, L->ff_in.b, s->big, n, m->ffn, m->d);
-    activate (m, s->big, (size_t) n * m->ffn);
-    ofr_matmul (s->big, L->ff_out.w, L->ff_out.b, s->tmp, n, m->d, m->ffn);
-    add (x, s->tmp, (size_t) n * m->d);
+    ofr_layernorm (x, s->hb, n, d, L->ff_ln.g, L->ff_ln.b, m->eps);
+    ofr_matmul (s->hb, L->ff_in.w, L->ff_in.b, s->big, n, F, d);
+    activate (m, s->big, (size_t) n * F);
+    ofr_matmul (s->big, L->ff_out.w, L->ff_out.b, s->tmp, n, d, F);
+    add (x, s->tmp, (size_t) n * d);
 }
 
 static void
@@ -190,7 +224,7 @@ int
 ofr_s2s_encode (ofr_s2s_state *s, const int *src, int n, char *err, size_t errlen)
 {
     const ofr_seq2seq *m = s->m;
-    int d = m->d;
+    int d = m->de;                 /* the encoder's width */
     if (n < 1 || n > s->max_src)
         return ofr_errf (err, errlen, "source has %d tokens; this model state takes 1..%d",
                          n, s->max_src);
@@ -198,25 +232,34 @@ ofr_s2s_encode (ofr_s2s_state *s, const int *src, int n, char *err, size_t errle
     for (int i = 0; i < n; i++) {
         if (src[i] < 0 || src[i] >= m->src.n)
             return ofr_errf (err, errlen, "source token %d: id %d out of range", i, src[i]);
-        embed (m->src_emb, m->src_scale, m->src_pos ? m->src_pos : s->pos, src[i], i, d,
+        embed (m->src_emb, m->src_scale, m->src_pos ? m->src_pos : s->pos_e, src[i], i, d,
                x + (size_t) i * d);
     }
     for (int l = 0; l < m->n_enc; l++) {
         const s2s_layer *L = &m->enc[l];
         ofr_layernorm (x, s->hb, n, d, L->sa_ln.g, L->sa_ln.b, m->eps);
         ofr_matmul (s->hb, L->sa_qkv.w, L->sa_qkv.b, s->big, n, 3 * d, d);
-        attend (m, s->big, 3 * d, s->big + d, s->big + 2 * d, 3 * d, n, n, s->ctx, d, s->scores);
+        attend (m->heads_e, m->dh_e, s->big, 3 * d, s->big + d, s->big + 2 * d, 3 * d, n, n,
+                s->ctx, d, s->scores);
         ofr_matmul (s->ctx, L->sa_out.w, L->sa_out.b, s->tmp, n, d, d);
         add (x, s->tmp, (size_t) n * d);
-        ffn (s, L, x, n);
+        ffn (s, L, x, n, d, m->ffn_e);
     }
     ofr_layernorm (x, x, n, d, m->enc_norm.g, m->enc_norm.b, m->eps);
+    /* Hybrid: the memory projected to the decoder's width (into ctx, which
+       holds max(rows, max_src) rows of the wider width). */
+    if (m->hybrid) {
+        ofr_matmul (x, m->hproj.w, m->hproj.b, s->ctx, n, m->d, d);
+        x = s->ctx;
+    }
+    d = m->d;
     /* Cross-attention keys and values depend on the source only: once. */
     for (int l = 0; l < m->n_dec; l++)
         ofr_matmul (x, m->dec[l].ca_kv.w, m->dec[l].ca_kv.b,
                     s->xkv + (size_t) l * s->max_src * 2 * d, n, 2 * d, d);
     s->n_src = n;
     memset (s->len, 0, (size_t) s->rows * sizeof *s->len);
+    s->masked = false;
     return 0;
 }
 
@@ -286,8 +329,14 @@ ofr_s2s_layer (ofr_s2s_state *s, int l, const int *rows, int n, char *err, size_
         const float *qkv = s->big + (size_t) i * 3 * d;
         memcpy (s->kc + base + (size_t) t * d, qkv + d, (size_t) d * sizeof (float));
         memcpy (s->vc + base + (size_t) t * d, qkv + 2 * d, (size_t) d * sizeof (float));
-        attend (m, qkv, 3 * d, s->kc + base, s->vc + base, d, 1, t + 1,
-                s->ctx + (size_t) i * d, d, s->scores);
+        uint8_t *mk = s->kvm + ((size_t) l * s->rows + (size_t) r) * s->max_tgt;
+        mk[t] = 1;
+        if (s->masked)
+            attend_masked (m, qkv, 3 * d, s->kc + base, s->vc + base, d, t + 1, mk,
+                           s->ctx + (size_t) i * d, s->scores);
+        else
+            attend (m->heads, m->dh, qkv, 3 * d, s->kc + base, s->vc + base, d, 1, t + 1,
+                    s->ctx + (size_t) i * d, d, s->scores);
     }
     ofr_matmul (s->ctx, L->sa_out.w, L->sa_out.b, s->tmp, n, d, d);
     add (xb, s->tmp, (size_t) n * d);
@@ -296,14 +345,59 @@ ofr_s2s_layer (ofr_s2s_state *s, int l, const int *rows, int n, char *err, size_
     ofr_layernorm (xb, s->hb, n, d, L->ca_ln.g, L->ca_ln.b, m->eps);
     ofr_matmul (s->hb, L->ca_q.w, L->ca_q.b, s->big, n, d, d);
     for (int i = 0; i < n; i++)
-        attend (m, s->big + (size_t) i * d, d, kv, kv + d, 2 * d, 1, s->n_src,
+        attend (m->heads, m->dh, s->big + (size_t) i * d, d, kv, kv + d, 2 * d, 1, s->n_src,
                 s->ctx + (size_t) i * d, d, s->scores);
     ofr_matmul (s->ctx, L->ca_out.w, L->ca_out.b, s->tmp, n, d, d);
     add (xb, s->tmp, (size_t) n * d);
-    ffn (s, L, xb, n);
+    ffn (s, L, xb, n, d, m->ffn);
     for (int i = 0; i < n; i++)
         memcpy (s->x + (size_t) rows[i] * d, xb + (size_t) i * d, (size_t) d * sizeof (float));
     return 0;
+}
+
+int
+ofr_s2s_skip (ofr_s2s_state *s, int l, const int *rows, int n, ofr_s2s_kv_fill fill,
+              char *err, size_t errlen)
+{
+    const ofr_seq2seq *m = s->m;
+    int d = m->d;
+    if (l < 0 || l >= m->n_dec)
+        return ofr_errf (err, errlen, "decoder layer %d out of range 0..%d", l, m->n_dec - 1);
+    if (fill != OFR_S2S_KV_PROPAGATE && fill != OFR_S2S_KV_MASK)
+        return ofr_errf (err, errlen, "skip: unknown KV fill %d", (int) fill);
+    if (check_rows (s, rows, n, true, err, errlen) != 0)
+        return -1;
+    const s2s_layer *L = &m->dec[l];
+    if (fill == OFR_S2S_KV_PROPAGATE) {
+        /* The layer's own K/V projections of the state that passes through:
+           rows d..3d of the fused [Q;K;V] weight, after the layer's norm. */
+        gather (s, rows, n, s->xb);
+        ofr_layernorm (s->xb, s->hb, n, d, L->sa_ln.g, L->sa_ln.b, m->eps);
+        ofr_matmul (s->hb, L->sa_qkv.w + (size_t) d * d, L->sa_qkv.b ? L->sa_qkv.b + d : NULL,
+                    s->big, n, 2 * d, d);
+    }
+    for (int i = 0; i < n; i++) {
+        int r = rows[i], t = s->len[r] - 1;
+        size_t base = ((size_t) l * s->rows + (size_t) r) * s->max_tgt;
+        float *kd = s->kc + (base + (size_t) t) * d, *vd = s->vc + (base + (size_t) t) * d;
+        if (fill == OFR_S2S_KV_PROPAGATE) {
+            memcpy (kd, s->big + (size_t) i * 2 * d, (size_t) d * sizeof (float));
+            memcpy (vd, s->big + (size_t) i * 2 * d + d, (size_t) d * sizeof (float));
+            s->kvm[base + (size_t) t] = 1;
+        } else {
+            memset (kd, 0, (size_t) d * sizeof (float));
+            memset (vd, 0, (size_t) d * sizeof (float));
+            s->kvm[base + (size_t) t] = 0;
+            s->masked = true;
+        }
+    }
+    return 0;
+}
+
+const float *
+ofr_s2s_hidden (const ofr_s2s_state *s, int row)
+{
+    return row >= 0 && row < s->rows ? s->x + (size_t) row * s->m->d : NULL;
 }
 
 int
@@ -340,6 +434,7 @@ ofr_s2s_reorder (ofr_s2s_state *s, const int *parents, int n, char *err, size_t 
             size_t src = ((size_t) l * s->rows + (size_t) p) * T * d;
             memcpy (s->kc2 + dst, s->kc + src, used);
             memcpy (s->vc2 + dst, s->vc + src, used);
+            memcpy (s->kvm2 + dst / d, s->kvm + src / d, (size_t) s->len[p]);
         }
         memcpy (s->x2 + (size_t) i * d, s->x + (size_t) p * d, d * sizeof (float));
         s->len2[i] = s->len[p];
@@ -352,5 +447,6 @@ ofr_s2s_reorder (ofr_s2s_state *s, const int *parents, int n, char *err, size_t 
     t = s->vc; s->vc = s->vc2; s->vc2 = t;
     t = s->x; s->x = s->x2; s->x2 = t;
     int *li = s->len; s->len = s->len2; s->len2 = li;
+    uint8_t *mi = s->kvm; s->kvm = s->kvm2; s->kvm2 = mi;
     return 0;
 }

@@ -14,10 +14,13 @@
         ofr_s2s_reorder (st, parents, n)          beam search: row i takes the
                                                   history of row parents[i]
 
-    Every decoder layer must run for every position of a row: a skipped
-    layer would leave a stale self-attention K/V entry (layer skipping and
-    early exit with KV propagation are not implemented yet; the LM head may
-    be applied after any layer, ofr_s2s_head).
+    A decoder layer a position does not run (skipped, or above an early
+    exit) must still leave its self-attention K/V entry for that position:
+    ofr_s2s_skip (st, l, rows, n, fill) projects the current state through
+    the layer's K/V (OFR_S2S_KV_PROPAGATE, CALM's state propagation) or
+    masks the entry out of later positions' attention (OFR_S2S_KV_MASK);
+    the state passes through unchanged (identity). The head may be applied
+    after any layer (ofr_s2s_head).
 
     One source sentence per state; rows are its beams (or independent
     hypotheses). Every matmul, attention products included, is an OpenBLAS
@@ -76,6 +79,14 @@ int  ofr_s2s_begin (ofr_s2s_state *st, const int *rows, const int *tokens, int n
                     char *err, size_t errlen);
 /* Decoder layer l on the token in flight of rows[0..n). */
 int  ofr_s2s_layer (ofr_s2s_state *st, int l, const int *rows, int n, char *err, size_t errlen);
+/* Layer l not run for the token in flight of rows[0..n): the state passes
+   through, the layer's self-attention K/V entry of the position is filled
+   per `fill`. Returns 0 or -1. */
+typedef enum { OFR_S2S_KV_PROPAGATE = 0, OFR_S2S_KV_MASK = 1 } ofr_s2s_kv_fill;
+int  ofr_s2s_skip (ofr_s2s_state *st, int l, const int *rows, int n, ofr_s2s_kv_fill fill,
+                   char *err, size_t errlen);
+/* Current decoder state of row ([dim], read-only; NULL if out of range). */
+const float *ofr_s2s_hidden (const ofr_s2s_state *st, int row);
 /* Final norm + output projection into each row's logits. */
 int  ofr_s2s_head (ofr_s2s_state *st, const int *rows, int n, char *err, size_t errlen);
 const float *ofr_s2s_logits (const ofr_s2s_state *st, int row);   /* [tgt_vocab] */
@@ -85,6 +96,30 @@ int  ofr_s2s_length (const ofr_s2s_state *st, int row);
 /* Rows 0..n-1 take the decoder history (caches, length, hidden state) of
    rows parents[0..n) (any repetition). Returns 0 or -1. */
 int  ofr_s2s_reorder (ofr_s2s_state *st, const int *parents, int n, char *err, size_t errlen);
+
+/* ---- analytic FLOPs (s2s_flops.c; docs/FLOPS.md conventions) ----------
+
+   d model width, F FFN width, H heads, V target vocabulary, N source
+   tokens, T attended target positions (the position in flight included),
+   L_dec decoder layers; act = 1 per element for ReLU, 8 GELU, 5 SiLU.
+   (Hybrid models: the encoder terms use its own width, heads and FFN, and
+   the encoder adds the projection to the decoder width, 2 N d_enc d + N d.)
+   encoder (once):   N (2d embedding sum) + per layer [2 LN 16Nd, QKV 6Nd^2
+                     + 3Nd, attention 4N^2 d + softmax 5HN^2, out 2Nd^2 + Nd,
+                     FFN 4NdF + NF + Nd + act NF, residuals 2Nd] + final LN
+                     8Nd + cross K/V of every decoder layer L_dec (4Nd^2 + 2Nd)
+   decoder layer:    3 LN 24d, QKV 6d^2 + 3d, self-attention 4Td + 5HT,
+                     out 2d^2 + d, cross Q 2d^2 + d, cross-attention 4Nd +
+                     5HN, cross out 2d^2 + d, FFN 4dF + F + d + act F,
+                     residuals 3d
+   token embedding:  2d (scale and position sum; per position)
+   head:             LN 8d + 2dV + V (+ softmax 5V)
+   KV fill (copy-up of one skipped / exited layer): LN 8d + 4d^2 + 2d */
+double ofr_s2s_encoder_flops (const ofr_seq2seq *m, int n_src);
+double ofr_s2s_layer_flops (const ofr_seq2seq *m, int t_len, int n_src);
+double ofr_s2s_embed_flops (const ofr_seq2seq *m);
+double ofr_s2s_head_flops (const ofr_seq2seq *m, bool with_softmax);
+double ofr_s2s_kv_fill_flops (const ofr_seq2seq *m);
 
 /* ---- search (s2s_search.c), following CTranslate2's decoding.cc ------- */
 

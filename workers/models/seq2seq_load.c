@@ -14,7 +14,11 @@
       with a beta and 1e-6 without;
     - a vocabulary file without the unknown token gets "<unk>" appended;
       the decoder starts from <s>, stops at </s>; no source BOS/EOS unless
-      config.json's add_source_bos / add_source_eos. */
+      config.json's add_source_bos / add_source_eos.
+    offramp's hybrid layout (docs/TRANSLATION.md "Hybrid layout"), detected
+    by hybrid/projection/weight: encoder and decoder of different widths
+    (each with its own heads, FFN width, embedding scale and sinusoids),
+    the encoder memory projected to the decoder's width once. */
 #include "s2s_impl.h"
 #include "jsonlite.h"
 #include "../../common/ofr_common.h"
@@ -43,10 +47,10 @@ lin (const ofr_seq2seq *m, const char *scope, int out, int in, s2s_lin *l,
 }
 
 static int
-norm (const ofr_seq2seq *m, const char *scope, s2s_ln *n, char *err, size_t errlen)
+norm (const ofr_seq2seq *m, const char *scope, int width, s2s_ln *n, char *err, size_t errlen)
 {
     char name[256];
-    long d[1] = { m->d };
+    long d[1] = { width };
     snprintf (name, sizeof name, "%s/gamma", scope);
     if (ofr_ct2_floats (m->ct2, name, 1, d, &n->g, err, errlen) != 0)
         return -1;
@@ -62,16 +66,16 @@ layer (const ofr_seq2seq *m, const char *side, int i, bool dec, s2s_layer *L,
        char *err, size_t errlen)
 {
     char s[160];
-    int d = m->d;
+    int d = dec ? m->d : m->de, F = dec ? m->ffn : m->ffn_e;
 #define SC(fmt) (snprintf (s, sizeof s, "%s/layer_%d/" fmt, side, i), s)
-    if (norm (m, SC ("self_attention/layer_norm"), &L->sa_ln, err, errlen) != 0
+    if (norm (m, SC ("self_attention/layer_norm"), d, &L->sa_ln, err, errlen) != 0
         || lin (m, SC ("self_attention/linear_0"), 3 * d, d, &L->sa_qkv, err, errlen) != 0
         || lin (m, SC ("self_attention/linear_1"), d, d, &L->sa_out, err, errlen) != 0
-        || norm (m, SC ("ffn/layer_norm"), &L->ff_ln, err, errlen) != 0
-        || lin (m, SC ("ffn/linear_0"), m->ffn, d, &L->ff_in, err, errlen) != 0
-        || lin (m, SC ("ffn/linear_1"), d, m->ffn, &L->ff_out, err, errlen) != 0)
+        || norm (m, SC ("ffn/layer_norm"), d, &L->ff_ln, err, errlen) != 0
+        || lin (m, SC ("ffn/linear_0"), F, d, &L->ff_in, err, errlen) != 0
+        || lin (m, SC ("ffn/linear_1"), d, F, &L->ff_out, err, errlen) != 0)
         return -1;
-    if (dec && (norm (m, SC ("attention/layer_norm"), &L->ca_ln, err, errlen) != 0
+    if (dec && (norm (m, SC ("attention/layer_norm"), d, &L->ca_ln, err, errlen) != 0
                 || lin (m, SC ("attention/linear_0"), d, d, &L->ca_q, err, errlen) != 0
                 || lin (m, SC ("attention/linear_1"), 2 * d, d, &L->ca_kv, err, errlen) != 0
                 || lin (m, SC ("attention/linear_2"), d, d, &L->ca_out, err, errlen) != 0))
@@ -124,12 +128,13 @@ attr (const ofr_seq2seq *m, const char *name, long dflt, long *out, char *err, s
 }
 
 static int
-emb_scale (const ofr_seq2seq *m, const char *side, float *scale, char *err, size_t errlen)
+emb_scale (const ofr_seq2seq *m, const char *side, int width, float *scale, char *err,
+           size_t errlen)
 {
     char name[96];
     snprintf (name, sizeof name, "%s/scale_embeddings", side);
     const ofr_ct2_var *v = ofr_ct2_find (m->ct2, name);
-    *scale = sqrtf ((float) m->d);
+    *scale = sqrtf ((float) width);
     if (!v || v->count != 1)
         return v ? ofr_errf (err, errlen, "model.bin: %s is not a scalar", name) : 0;
     if (v->dtype == OFR_CT2_I8)                     /* a flag */
@@ -142,7 +147,7 @@ emb_scale (const ofr_seq2seq *m, const char *side, float *scale, char *err, size
 }
 
 static int
-positions (const ofr_seq2seq *m, const char *side, const float **pos, int *n,
+positions (const ofr_seq2seq *m, const char *side, int width, const float **pos, int *n,
            char *err, size_t errlen)
 {
     char name[96];
@@ -152,7 +157,7 @@ positions (const ofr_seq2seq *m, const char *side, const float **pos, int *n,
     *n = 0;
     if (!v)
         return 0;                                   /* sinusoidal */
-    long dims[2] = { -1, m->d };
+    long dims[2] = { -1, width };
     if (ofr_ct2_floats (m->ct2, name, 2, dims, pos, err, errlen) != 0)
         return -1;
     *n = (int) v->dims[0];
@@ -166,7 +171,15 @@ ofr_s2s_load_weights (ofr_seq2seq *m, char *err, size_t errlen)
     if (!e || e->rank != 2 || e->dtype != OFR_CT2_F32)
         return ofr_errf (err, errlen, "model.bin: no float32 encoder/embeddings/weight "
                          "(not a CTranslate2 Transformer encoder-decoder?)");
-    m->d = (int) e->dims[1];
+    m->d = m->de = (int) e->dims[1];
+    m->hybrid = ofr_ct2_find (m->ct2, "hybrid/projection/weight") != NULL;
+    if (m->hybrid) {
+        const ofr_ct2_var *t = ofr_ct2_find (m->ct2, "decoder/embeddings/weight");
+        if (!t || t->rank != 2 || t->dtype != OFR_CT2_F32)
+            return ofr_errf (err, errlen, "model.bin: hybrid without a float32 "
+                             "decoder/embeddings/weight");
+        m->d = (int) t->dims[1];
+    }
     const char *spec = ofr_ct2_spec (m->ct2);
     long heads = strcmp (spec, "TransformerBig") == 0 ? 16 : 8, pre_norm, act;
     if (check_supported (m, err, errlen) != 0
@@ -178,24 +191,39 @@ ofr_s2s_load_weights (ofr_seq2seq *m, char *err, size_t errlen)
         return ofr_errf (err, errlen, "model.bin: post-norm Transformers are not supported");
     if (act != S2S_RELU && act != S2S_GELU_TANH && act != S2S_SWISH && act != S2S_GELU)
         return ofr_errf (err, errlen, "model.bin: activation %ld is not supported", act);
-    if (heads < 1 || m->d % heads != 0)
-        return ofr_errf (err, errlen, "model.bin: %ld heads do not divide d_model %d", heads, m->d);
-    m->heads = (int) heads;
-    m->dh = m->d / m->heads;
+    if (heads < 1 || m->de % heads != 0)
+        return ofr_errf (err, errlen, "model.bin: %ld heads do not divide d_model %d", heads, m->de);
+    m->heads = m->heads_e = (int) heads;
+    m->dh = m->dh_e = m->de / m->heads;
+    if (m->hybrid) {
+        long hd = heads;
+        if (ofr_ct2_int_attr (m->ct2, "decoder/num_heads", heads, &hd, err, errlen) != 0)
+            return -1;
+        if (hd < 1 || m->d % hd != 0)
+            return ofr_errf (err, errlen, "model.bin: %ld decoder heads do not divide the "
+                             "decoder width %d", hd, m->d);
+        m->heads = (int) hd;
+        m->dh = m->d / m->heads;
+    }
     m->activation = (int) act;
     const ofr_ct2_var *f = ofr_ct2_find (m->ct2, "encoder/layer_0/ffn/linear_0/weight");
-    m->ffn = f && f->rank == 2 ? (int) f->dims[0] : 0;
+    m->ffn = m->ffn_e = f && f->rank == 2 ? (int) f->dims[0] : 0;
+    const ofr_ct2_var *fd = ofr_ct2_find (m->ct2, "decoder/layer_0/ffn/linear_0/weight");
+    if (m->hybrid)
+        m->ffn = fd && fd->rank == 2 ? (int) fd->dims[0] : 0;
     m->n_enc = count_layers (m, "encoder");
     m->n_dec = count_layers (m, "decoder");
-    if (m->n_enc < 1 || m->n_dec < 1 || m->ffn < 1)
+    if (m->n_enc < 1 || m->n_dec < 1 || m->ffn < 1 || m->ffn_e < 1)
         return ofr_errf (err, errlen, "model.bin: no encoder or decoder layers found");
-    long ed[2] = { -1, m->d };
+    long ed[2] = { -1, m->de }, dd[2] = { -1, m->d };
     if (ofr_ct2_floats (m->ct2, "encoder/embeddings/weight", 2, ed, &m->src_emb, err, errlen) != 0
-        || ofr_ct2_floats (m->ct2, "decoder/embeddings/weight", 2, ed, &m->tgt_emb, err, errlen) != 0
-        || emb_scale (m, "encoder", &m->src_scale, err, errlen) != 0
-        || emb_scale (m, "decoder", &m->tgt_scale, err, errlen) != 0
-        || positions (m, "encoder", &m->src_pos, &m->n_src_pos, err, errlen) != 0
-        || positions (m, "decoder", &m->tgt_pos, &m->n_tgt_pos, err, errlen) != 0)
+        || ofr_ct2_floats (m->ct2, "decoder/embeddings/weight", 2, dd, &m->tgt_emb, err, errlen) != 0
+        || emb_scale (m, "encoder", m->de, &m->src_scale, err, errlen) != 0
+        || emb_scale (m, "decoder", m->d, &m->tgt_scale, err, errlen) != 0
+        || positions (m, "encoder", m->de, &m->src_pos, &m->n_src_pos, err, errlen) != 0
+        || positions (m, "decoder", m->d, &m->tgt_pos, &m->n_tgt_pos, err, errlen) != 0)
+        return -1;
+    if (m->hybrid && lin (m, "hybrid/projection", m->d, m->de, &m->hproj, err, errlen) != 0)
         return -1;
     m->enc = ofr_calloc ((size_t) m->n_enc, sizeof *m->enc);
     m->dec = ofr_calloc ((size_t) m->n_dec, sizeof *m->dec);
@@ -208,8 +236,8 @@ ofr_s2s_load_weights (ofr_seq2seq *m, char *err, size_t errlen)
         if (layer (m, "decoder", i, true, &m->dec[i], err, errlen) != 0)
             return -1;
     const ofr_ct2_var *t = ofr_ct2_find (m->ct2, "decoder/embeddings/weight");
-    if (norm (m, "encoder/layer_norm", &m->enc_norm, err, errlen) != 0
-        || norm (m, "decoder/layer_norm", &m->dec_norm, err, errlen) != 0
+    if (norm (m, "encoder/layer_norm", m->de, &m->enc_norm, err, errlen) != 0
+        || norm (m, "decoder/layer_norm", m->d, &m->dec_norm, err, errlen) != 0
         || lin (m, "decoder/projection", (int) t->dims[0], m->d, &m->proj, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < ofr_ct2_count (m->ct2); i++)
