@@ -27,6 +27,8 @@ typedef struct {
     int                 max_new;     /* GENERATE: most tokens to generate       */
     const char *const  *choices;     /* CHOICES: continuations (delimiter incl.) */
     int                 n_choices;
+    const char         *stop;        /* GENERATE: stop after the token whose text
+                                        holds it (NULL: none)                   */
 } ofr_lm_task;
 
 /* What the driver measured for one example (the kept attempt). */

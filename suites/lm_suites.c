@@ -20,6 +20,7 @@
                       the true answers, normalised over all choices
                       (sum exp(ll_true) / sum exp(ll_all)), averaged. */
 #include "lm_suite.h"
+#include "coqa.h"
 #include "../common/ofr_common.h"
 #include "../plugins/offramp_plugin.h"
 
@@ -559,5 +560,7 @@ ofr_lm_suite_of (const ofr_suite_class *sc)
         return &s_gen_lm;
     if (sc == &ofr_suite_truthfulqa_mc1 || sc == &ofr_suite_truthfulqa_mc2)
         return &s_tqa_lm;
+    if (sc == &ofr_suite_coqa)
+        return &ofr_coqa_lm;
     return NULL;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "camvid.h"
+#include "coqa.h"
 #include "glue.h"
 #include "lm_suite.h"
 #include "mt_suites.h"
@@ -19,6 +20,7 @@ static const ofr_suite_class *const s_suites[] = {
     &ofr_suite_wmt22_en_de, &ofr_suite_wmt22_de_en, &ofr_suite_multi30k_en_de,
     &ofr_suite_aren_translit,
     &ofr_suite_tinystories_gen, &ofr_suite_truthfulqa_mc1, &ofr_suite_truthfulqa_mc2,
+    &ofr_suite_coqa,
     &ofr_suite_synthetic,
     NULL
 };

@@ -403,6 +403,7 @@ typedef struct {
     int        n_prefix;   /* positions prefilled at full depth in ROW_PREFIX:
                               all before the first output position             */
     int        max_new;    /* GENERATE                                           */
+    const char *stop;      /* GENERATE: ofr_lm_task.stop                         */
     bool       generate;
     const int *want;       /* agreement reference: GENERATE the full model's
                               tokens (n_want), SCORE its argmax per output     */
@@ -416,6 +417,18 @@ typedef struct {
     double     search;
     int        agrees;
 } seq_job;
+
+/* Whether the text of `token` after `prev` holds `stop` (ofr_lm_task.stop). */
+static bool
+has_stop (const dec_run *r, int prev, int token, const char *stop)
+{
+    size_t len = 0, n = strlen (stop);
+    const char *s = ofr_bpe_llama2c_decode (r->tok, prev, token, &len);
+    for (size_t i = 0; s && n && i + n <= len; i++)
+        if (memcmp (s + i, stop, n) == 0)
+            return true;
+    return false;
+}
 
 static int
 attempt (dec_run *r, ofr_batch *view, seq_job *j, char *err, size_t errlen)
@@ -451,6 +464,9 @@ attempt (dec_run *r, ofr_batch *view, seq_job *j, char *err, size_t errlen)
                 break;
             r->gen[j->n_gen++] = best;
             if (j->n_gen == j->max_new)
+                break;
+            if (j->stop && has_stop (r, j->n_gen > 1 ? r->gen[j->n_gen - 2]
+                                     : j->seq[j->n_seq - 1], best, j->stop))
                 break;
             if (stop_early && (j->n_gen > j->n_want || best != j->want[j->n_gen - 1]))
                 break;
@@ -625,8 +641,11 @@ run_generate (dec_run *r, int example, const ofr_lm_task *t, ofr_emit_fn *emit,
     if (ofr_decoder_greedy (r->dec, ROW_REF, prompt, np, max_new, r->ref, &n_ref, NULL,
                             err, errlen) != 0)
         goto out;
+    for (int k = 0; t->stop && k < n_ref; k++)
+        if (has_stop (r, k ? r->ref[k - 1] : prompt[np - 1], r->ref[k], t->stop))
+            n_ref = k + 1;
     seq_job j = { .seq = prompt, .n_seq = np, .n_prefix = np - 1, .max_new = max_new,
-                  .generate = true, .want = r->ref, .n_want = n_ref };
+                  .stop = t->stop, .generate = true, .want = r->ref, .n_want = n_ref };
     if (prefill (r, prompt, np - 1, err, errlen) != 0)
         goto out;
     double t0 = ofr_now_ms ();

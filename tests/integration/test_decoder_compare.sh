@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # plans/decoder-compare.yaml through a real coordinator and two workers on
-# the first examples: every cell complete, per-token exit histograms summing
+# the first examples: every cell complete (10 methods x 3 suites), per-token exit histograms summing
 # to the decision positions (suite stat), and `full` agreeing 100% with the
 # full model (and the oracle too, by construction). Skips without stories260K.
 . "$(dirname "$0")/lib.sh"
@@ -26,8 +26,8 @@ def err(*a):
     ok = False
     print("FAIL:", *a, file=sys.stderr)
 cells = r["cells"]
-if len(cells) != 3 * 8:
-    err("want 24 cells, got", len(cells))
+if len(cells) != 3 * 10:
+    err("want 30 cells, got", len(cells))
 for c in cells:
     m = c["metrics"]
     tag = "%s/%s %s" % (c["suite"], c["method"], c.get("params"))
@@ -56,6 +56,16 @@ for idx, c in enumerate(cells):
     for sk, tok in db.execute("SELECT skipped, token_exits FROM examples WHERE cell = ?", (idx,)):
         if sk != want * len(tok or b""):
             err(c["method"], c["params"], "skipped", sk, "for", len(tok or b""), "tokens")
+            break
+# skipdecode skips bottom layers only: every token exits at the last layer,
+# and it skips (min_layers 2 < 5) on every record with more than one token.
+for idx, c in enumerate(cells):
+    if c["method"] != "skipdecode":
+        continue
+    for sk, tok in db.execute("SELECT skipped, token_exits FROM examples WHERE cell = ?", (idx,)):
+        tok = tok or b""
+        if any(b != 5 for b in tok) or (len(tok) > 1 and sk <= 0):
+            err("skipdecode", c["params"], "skipped", sk, "exits", list(tok))
             break
 # Per record: token_exits bytes == decision positions in the stats tail.
 n_bad = 0
