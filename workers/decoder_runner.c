@@ -9,9 +9,11 @@
 #include "decoder_runner.h"
 #include "models/llama_model.h"
 #include "../suites/lm_suite.h"
+#include "token_host.h"
 #include "../common/ofr_common.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,50 +156,6 @@ dh_rng_uniform (void *host_ctx)
     return r ? ofr_rng_uniform (&r->rng) : 0.5;
 }
 
-static void
-dh_log (void *host_ctx, int level, const char *fmt, ...)
-{
-    dec_run *r = host_ctx;
-    char line[768];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (line, sizeof line, fmt, ap);
-    va_end (ap);
-    ofr_log (level, "plugin %s: %s", r ? r->ctx->method->name : "?", line);
-}
-
-static int
-dh_artifact_save (void *host_ctx, const char *name, const void *data, size_t size)
-{
-    dec_run *r = host_ctx;
-    if (!r || !r->ctx->artifacts) {
-        dh_log (host_ctx, OFR_WARN, "artifact '%s': no artifact store for this cell",
-                name ? name : "?");
-        return -1;
-    }
-    return ofr_artifacts_save (r->ctx->artifacts, name, data, size);
-}
-
-static const void *
-dh_artifact_load (void *host_ctx, const char *name, size_t *size)
-{
-    dec_run *r = host_ctx;
-    if (size)
-        *size = 0;
-    if (!r || !r->ctx->artifacts)
-        return NULL;
-    return ofr_artifacts_load (r->ctx->artifacts, name, size);
-}
-
-static const float *
-dh_model_tensor (void *host_ctx, const char *name, size_t *n)
-{
-    (void) host_ctx, (void) name;
-    if (n)
-        *n = 0;
-    return NULL;
-}
-
 static int
 dh_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
 {
@@ -209,15 +167,6 @@ dh_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
     r->overridden = true;
     r->logits_ok = false;
     return 0;
-}
-
-static int
-dh_oracle_try (void *host_ctx, int i, const uint8_t *skip, int exit_layer, double *stats,
-               int max_stats)
-{
-    (void) host_ctx, (void) i, (void) skip, (void) exit_layer, (void) stats,
-    (void) max_stats;
-    return -1;     /* dense prediction only */
 }
 
 static int
@@ -240,6 +189,8 @@ dh_retry_sequence (void *host_ctx, int i)
     return r->attempts;
 }
 
+_Static_assert (offsetof (dec_run, ctx) == 0, "token_host.c reads ctx as the first member");
+
 static const ofr_host s_dec_host = {
     .struct_size = sizeof (ofr_host),
     .abi_major = OFR_ABI_MAJOR,
@@ -250,15 +201,15 @@ static const ofr_host s_dec_host = {
     .oracle_label = dh_oracle_label,
     .layer_flops = dh_layer_flops,
     .rng_uniform = dh_rng_uniform,
-    .log = dh_log,
+    .log = ofr_token_host_log,
     .fit_softmax = NULL,
     .fit_ridge = NULL,
-    .artifact_save = dh_artifact_save,
-    .artifact_load = dh_artifact_load,
-    .model_tensor = dh_model_tensor,
+    .artifact_save = ofr_token_host_artifact_save,
+    .artifact_load = ofr_token_host_artifact_load,
+    .model_tensor = ofr_token_host_model_tensor,
     .token_state = dh_hidden_state,
     .set_exit_probs = dh_set_exit_probs,
-    .oracle_try = dh_oracle_try,
+    .oracle_try = ofr_token_host_oracle_try,
     .sequence_agrees = dh_sequence_agrees,
     .retry_sequence = dh_retry_sequence,
 };

@@ -3,9 +3,11 @@
 #include "seq2seq_runner.h"
 #include "models/seq2seq_model.h"
 #include "engine/ops.h"
+#include "token_host.h"
 #include "../common/ofr_common.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,50 +145,6 @@ sh_rng_uniform (void *host_ctx)
     return r ? ofr_rng_uniform (&r->rng) : 0.5;
 }
 
-static void
-sh_log (void *host_ctx, int level, const char *fmt, ...)
-{
-    s2s_run *r = host_ctx;
-    char line[768];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (line, sizeof line, fmt, ap);
-    va_end (ap);
-    ofr_log (level, "plugin %s: %s", r ? r->ctx->method->name : "?", line);
-}
-
-static int
-sh_artifact_save (void *host_ctx, const char *name, const void *data, size_t size)
-{
-    s2s_run *r = host_ctx;
-    if (!r || !r->ctx->artifacts) {
-        sh_log (host_ctx, OFR_WARN, "artifact '%s': no artifact store for this cell",
-                name ? name : "?");
-        return -1;
-    }
-    return ofr_artifacts_save (r->ctx->artifacts, name, data, size);
-}
-
-static const void *
-sh_artifact_load (void *host_ctx, const char *name, size_t *size)
-{
-    s2s_run *r = host_ctx;
-    if (size)
-        *size = 0;
-    if (!r || !r->ctx->artifacts)
-        return NULL;
-    return ofr_artifacts_load (r->ctx->artifacts, name, size);
-}
-
-static const float *
-sh_model_tensor (void *host_ctx, const char *name, size_t *n)
-{
-    (void) host_ctx, (void) name;
-    if (n)
-        *n = 0;
-    return NULL;
-}
-
 static int
 sh_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
 {
@@ -200,20 +158,13 @@ sh_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
 }
 
 static int
-sh_oracle_try (void *host_ctx, int i, const uint8_t *skip, int exit_layer, double *stats,
-               int max_stats)
-{
-    (void) host_ctx, (void) i, (void) skip, (void) exit_layer, (void) stats,
-    (void) max_stats;
-    return -1;     /* dense prediction only */
-}
-
-static int
 sh_no_sequence (void *host_ctx, int i)
 {
     (void) host_ctx, (void) i;
     return -1;     /* no per-sequence oracle for seq2seq yet */
 }
+
+_Static_assert (offsetof (s2s_run, ctx) == 0, "token_host.c reads ctx as the first member");
 
 static const ofr_host s_s2s_host = {
     .struct_size = sizeof (ofr_host),
@@ -225,15 +176,15 @@ static const ofr_host s_s2s_host = {
     .oracle_label = sh_oracle_label,
     .layer_flops = sh_layer_flops,
     .rng_uniform = sh_rng_uniform,
-    .log = sh_log,
+    .log = ofr_token_host_log,
     .fit_softmax = NULL,
     .fit_ridge = NULL,
-    .artifact_save = sh_artifact_save,
-    .artifact_load = sh_artifact_load,
-    .model_tensor = sh_model_tensor,
+    .artifact_save = ofr_token_host_artifact_save,
+    .artifact_load = ofr_token_host_artifact_load,
+    .model_tensor = ofr_token_host_model_tensor,
     .token_state = sh_hidden_state,
     .set_exit_probs = sh_set_exit_probs,
-    .oracle_try = sh_oracle_try,
+    .oracle_try = ofr_token_host_oracle_try,
     .sequence_agrees = sh_no_sequence,
     .retry_sequence = sh_no_sequence,
 };

@@ -6,7 +6,8 @@
 target_sources(ofr_suites PRIVATE suites/lm_suites.c)
 target_link_libraries(ofr_suites PUBLIC PkgConfig::JANSSON)
 cmake_language(DEFER CALL target_sources ofr_core PRIVATE
-  ${CMAKE_SOURCE_DIR}/workers/decoder_runner.c ${CMAKE_SOURCE_DIR}/workers/models/llama_model.c)
+  ${CMAKE_SOURCE_DIR}/workers/decoder_runner.c ${CMAKE_SOURCE_DIR}/workers/token_host.c
+  ${CMAKE_SOURCE_DIR}/workers/models/llama_model.c)
 cmake_language(DEFER CALL target_link_libraries ofr_core PUBLIC ofr_llama)
 
 set(OFR_DECODER_PLUGINS calm layerskip seq_oracle)
