@@ -76,8 +76,27 @@ sys.exit(1 if bad else 0)
 PYEOF
 }
 
+# A port that is free now, below the kernel's ephemeral range: a port the
+# kernel handed out as ephemeral (bind to 0) can be handed out again to any
+# concurrent client (srun, slurmd, ZeroMQ's own connects) before we bind it.
 free_port () {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    $PY - <<'PYEOF'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(20000, max(20001, min(lo, 32768)))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free port in [20000, %d)" % lo)
+PYEOF
 }
 
 wait_examples () {  # wait_examples DB N TIMEOUT_S: until >= N examples stored

@@ -37,7 +37,7 @@ remote_run () {
         --plugins "$PLUGINS" --models "$MODELS" --data "$DATA" --format none -q \
         2> "$WORK/$name-coord.log" &
     local cpid=$!; PIDS+=($cpid)
-    wait $cpid || { tail -30 "$WORK/$name-coord.log" "$WORK/$name-worker.log"; fail "$name: run"; }
+    wait $cpid || { tail -n 30 "$WORK/$name-coord.log" "$WORK/$name-worker.log"; fail "$name: run"; }
     wait $wpid || true
     report_json "$WORK/$name.sqlite" > "$WORK/$name.json"
     check_complete "$WORK/$name.sqlite" || fail "$name: incomplete"
