@@ -293,6 +293,7 @@ def export(model, comps, vocab_tokens, out_dir, args, task, regression):
         "truncation": "longest_first",
         "tokenizer": "bert-base-uncased WordPiece (lower case, strip accents), pruned vocab.txt",
         "seed": args.seed,
+        "init": args.init_rel,
         "pooled_state": "exits.{i}: tanh(exits.{i}.pooler.dense(h_cls)); "
                         "palbert/berxit read this pooled state",
     }
@@ -334,10 +335,14 @@ def write_model_readme(out_dir, task, args, cmd, res):
     key = {"stsb": "pearson", "cola": "mcc"}.get(task, "accuracy")
     lines = [
         "# glue-%s multi-exit encoder (%s)" % (task, args.variant), "",
-        "Trained from scratch by this project's recipe (`recipes/train_glue.py`), no",
-        "pretrained weights: %d layers, hidden %d, %d heads, intermediate %d, max %d"
-        % (args.layers, args.hidden, args.heads, args.intermediate, args.max_len),
+        ("Trained from scratch by this project's recipe (`recipes/train_glue.py`), no"
+         if not res.get("init") else
+         "Fine-tuned by this project's recipe (`recipes/train_glue.py`) from `%s`, no" % args.init_rel),
+        "%s weights: %d layers, hidden %d, %d heads, intermediate %d, max %d"
+        % ("downloaded" if res.get("init") else "pretrained", args.layers, args.hidden, args.heads, args.intermediate, args.max_len),
         "tokens, pruned bert-base-uncased WordPiece vocabulary (%d tokens)." % res["vocab_size"], "",
+    ] + (["- Initialisation: %s." % res["init"]] if res.get("init") else []) + [
+        "- Dropout %.2f, lr %g, batch %d, weight decay %g." % (args.dropout, args.lr, args.batch, args.weight_decay),
         "- Data: %s. Licence/terms: %s." % ("GLUE " + task + " train split from shared/data/glue", spec["licence"]),
         "- Exact command (from the repository root): `%s`" % cmd,
         "- Seed %d; torch %s, %d threads; OPENBLAS_CORETYPE=%s."
@@ -363,6 +368,49 @@ def write_model_readme(out_dir, task, args, cmd, res):
               % os.path.relpath(out_dir, ROOT), ""]
     with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
+
+
+# ---- initialisation from a pretrained or fine-tuned directory -----------------
+
+def load_init(path, args):
+    """config.json + model.safetensors + vocab.txt of recipes/pretrain_mlm.py
+    or of an earlier train_glue.py export; its shape overrides the CLI's."""
+    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    args.hidden = cfg["hidden_size"]
+    args.layers = cfg["num_hidden_layers"]
+    args.heads = cfg["num_attention_heads"]
+    args.intermediate = cfg["intermediate_size"]
+    arrays, _ = safetensors_io.load(os.path.join(path, "model.safetensors"))
+    if "offramp_pretrain" in cfg:
+        p = cfg["offramp_pretrain"]
+        desc = "MLM + pair-overlap pretraining, %d steps, seed %d (`%s`)" % (p["steps"], p["seed"], p["recipe"])
+    else:
+        desc = "fine-tuned on glue/%s (`%s`)" % (cfg["offramp"]["task"], cfg["offramp"]["recipe"])
+    return {"vocab": load_vocab(os.path.join(path, "vocab.txt")), "tensors": arrays,
+            "desc": desc, "cfg": cfg}
+
+
+def apply_init(model, arrays, path):
+    """Copies bert.* and the exit poolers; exit classifiers only when their
+    shape matches (an STS-B regression head does not fit MRPC)."""
+    sd = model.state_dict()
+    loaded, skipped = 0, []
+    for k, v in sd.items():
+        src = arrays.get(k)
+        if src is None or (k.startswith("exits.") and ".classifier." in k and tuple(src.shape) != tuple(v.shape)):
+            skipped.append(k)
+            continue
+        if tuple(src.shape) != tuple(v.shape):
+            raise ValueError("%s: tensor %s has shape %s, model needs %s"
+                             % (path, k, tuple(src.shape), tuple(v.shape)))
+        sd[k] = torch.from_numpy(np.array(src))
+        loaded += 1
+    if not any(k.startswith("bert.encoder.") for k in arrays):
+        raise ValueError("%s: no bert.encoder.* tensors" % path)
+    model.load_state_dict(sd)
+    log("init: %d tensors loaded, %d fresh (%s)" % (loaded, len(skipped),
+        ", ".join(sorted({k.split(".")[0] + "." + k.split(".")[-2] for k in skipped})) or "none"))
 
 
 # ---- main ---------------------------------------------------------------------
@@ -395,6 +443,9 @@ def main():
     ap.add_argument("--jei-lambda", type=float, default=0.5)
     ap.add_argument("--deebert-epochs", type=int, default=3)
     ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--tag", help="name of recipes/results/<tag>.json (default <task>-<variant>)")
+    ap.add_argument("--init", help="start from this directory (recipes/pretrain_mlm.py output or a "
+                    "train_glue.py export): its vocabulary, shape, bert.* and exit poolers")
     ap.add_argument("--measure-steps", type=int, default=0,
                     help="time this many training steps, then stop (no export)")
     args = ap.parse_args()
@@ -414,14 +465,20 @@ def main():
     full = load_vocab(args.vocab)
     full_wp = WordPiece(full)
     train_rows = glue_data.read_split(args.data, task, "train")
-    used = set()
-    for a, b, _ in train_rows:
-        for text in (a, b) if b is not None else (a,):
-            used.update(full_wp.encode_text(text))
-    pruned = prune_vocab(full, used)
+    init = load_init(args.init, args) if args.init else None
+    args.init_rel = os.path.relpath(os.path.abspath(args.init), ROOT) if args.init else None
+    if init is not None:
+        pruned = init["vocab"]
+        log("init %s: %s; its vocabulary (%d tokens) is kept" % (args.init, init["desc"], len(pruned)))
+    else:
+        used = set()
+        for a, b, _ in train_rows:
+            for text in (a, b) if b is not None else (a,):
+                used.update(full_wp.encode_text(text))
+        pruned = prune_vocab(full, used)
+        log("train %d rows; %d distinct full-vocab ids used; pruned vocab %d tokens"
+            % (len(train_rows), len(used), len(pruned)))
     wp = WordPiece(pruned)
-    log("train %d rows; %d distinct full-vocab ids used; pruned vocab %d tokens"
-        % (len(train_rows), len(used), len(pruned)))
 
     # 2. split
     rng = np.random.RandomState(args.seed)
@@ -439,6 +496,8 @@ def main():
     c = Cfg(len(pruned), spec["num_labels"], hidden=args.hidden, layers=args.layers,
             heads=args.heads, intermediate=args.intermediate, max_pos=128, dropout=args.dropout)
     model = MultiExitBert(c)
+    if init is not None:
+        apply_init(model, init["tensors"], args.init)
     log("model: %d trainable parameters" % sum(p.numel() for p in model.parameters()))
     tr = train_backbone(model, enc, labels, tr_idx, va_idx, args, task, regression)
     if tr is None:
@@ -510,10 +569,12 @@ def main():
         "total_seconds": time.time() - T0, "history": tr["history"], "heldout_final": ms_va,
         "dev": ms_x, "methods": methods, "vocab_check": vcheck, "export_max_logit_diff": maxdiff,
         "command": cmd, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "init": init["desc"] if init is not None else None,
     }
     write_model_readme(out_dir, task, args, cmd, res)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "%s-%s.json" % (task, args.variant)), "w") as f:
+    tag = args.tag or "%s-%s" % (task, args.variant)
+    with open(os.path.join(HERE, "results", tag + ".json"), "w") as f:
         json.dump(res, f, indent=1)
     log("wrote %s (%d bytes, %d parameters); total %.0f s"
         % (out_dir, res["file_bytes"], n_params, res["total_seconds"]))

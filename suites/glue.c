@@ -28,6 +28,9 @@ typedef struct {
     int         col_a, col_b, col_label;
     const glue_label *labels;    /* NULL: label is a regression score        */
     double      score_lo, score_hi;
+    /* HF CSV export (our RTE files): a field containing a quote is wrapped
+       in quotes with inner quotes doubled; the GLUE originals quote nothing. */
+    bool        quoted;
 } glue_task;
 
 static const glue_label k_binary[] = { { "0", 0 }, { "1", 1 }, { NULL, 0 } };
@@ -37,22 +40,22 @@ static const glue_label k_entail[] = {
 
 static const glue_task k_sst2 = {
     "sst2", "glue/sst2", { "dev", "train" }, true, 0,
-    "sentence", NULL, "label", NULL, -1, -1, -1, k_binary, 0, 0 };
+    "sentence", NULL, "label", NULL, -1, -1, -1, k_binary, 0, 0, false };
 static const glue_task k_mrpc = {
     "mrpc", "glue/mrpc", { "dev", "train" }, true, 0,
-    "#1 String", "#2 String", "Quality", NULL, -1, -1, -1, k_binary, 0, 0 };
+    "#1 String", "#2 String", "Quality", NULL, -1, -1, -1, k_binary, 0, 0, false };
 static const glue_task k_rte = {
     "rte", "glue/rte", { "dev", "train" }, true, 0,
-    "sentence1", "sentence2", "label", "idx", -1, -1, -1, k_entail, 0, 0 };
+    "sentence1", "sentence2", "label", "idx", -1, -1, -1, k_entail, 0, 0, true };
 static const glue_task k_qnli = {
     "qnli", "glue/qnli", { "dev" }, true, 0,
-    "question", "sentence", "label", "index", -1, -1, -1, k_entail, 0, 0 };
+    "question", "sentence", "label", "index", -1, -1, -1, k_entail, 0, 0, false };
 static const glue_task k_stsb = {
     "stsb", "glue/stsb", { "dev", "train" }, true, 0,
-    "sentence1", "sentence2", "score", "index", -1, -1, -1, NULL, 0, 5 };
+    "sentence1", "sentence2", "score", "index", -1, -1, -1, NULL, 0, 5, false };
 static const glue_task k_cola = {
     "cola", "glue/cola", { "dev", "train" }, false, 4,
-    NULL, NULL, NULL, NULL, 3, -1, 1, k_binary, 0, 0 };
+    NULL, NULL, NULL, NULL, 3, -1, 1, k_binary, 0, 0, false };
 
 /* One loaded split. Strings point into the TSV table. */
 typedef struct {
@@ -63,6 +66,7 @@ typedef struct {
     int             *label;
     double          *target;
     char           (*rowid)[16];   /* ids made from row numbers */
+    char           **unquoted;     /* [2n] texts of a quoted task, or NULL */
 } glue_data;
 
 static void
@@ -78,6 +82,9 @@ glue_free (void *data)
     free (d->label);
     free (d->target);
     free (d->rowid);
+    for (int i = 0; d->unquoted && i < 2 * d->n; i++)
+        free (d->unquoted[i]);
+    free (d->unquoted);
     free (d);
 }
 
@@ -147,8 +154,35 @@ alloc_rows (glue_data *d, char *err, size_t errlen)
     d->label = ofr_calloc (n, sizeof *d->label);
     d->target = ofr_calloc (n, sizeof *d->target);
     d->rowid = ofr_calloc (n, sizeof *d->rowid);
-    if (!d->a || !d->b || !d->id || !d->label || !d->target || !d->rowid)
+    if (d->task->quoted)
+        d->unquoted = ofr_calloc (2 * n, sizeof *d->unquoted);
+    if (!d->a || !d->b || !d->id || !d->label || !d->target || !d->rowid
+        || (d->task->quoted && !d->unquoted))
         return ofr_errf (err, errlen, "suite %s: out of memory", d->task->name);
+    return 0;
+}
+
+/* *out = s itself, or (quoted task, s wrapped in quotes) its inside with
+   doubled quotes halved, owned by d->unquoted[slot]. -1: out of memory. */
+static int
+unquote (glue_data *d, size_t slot, const char *s, const char **out)
+{
+    size_t len = s ? strlen (s) : 0;
+    *out = s;
+    if (!d->task->quoted || len < 2 || s[0] != '"' || s[len - 1] != '"')
+        return 0;
+    char *o = ofr_calloc (len - 1, 1);
+    if (!o)
+        return -1;
+    size_t k = 0;
+    for (size_t j = 1; j + 1 < len; j++) {
+        o[k++] = s[j];
+        if (s[j] == '"' && s[j + 1] == '"' && j + 2 < len)
+            j++;
+    }
+    o[k] = '\0';
+    d->unquoted[slot] = o;
+    *out = o;
     return 0;
 }
 
@@ -164,8 +198,11 @@ fill_rows (glue_data *d, char *err, size_t errlen)
         || alloc_rows (d, err, errlen) != 0)
         return -1;
     for (int i = 0; i < d->n; i++) {
-        d->a[i] = ofr_tsv_get (d->tsv, i, ca);
-        d->b[i] = cb >= 0 ? ofr_tsv_get (d->tsv, i, cb) : NULL;
+        if (unquote (d, 2 * (size_t) i, ofr_tsv_get (d->tsv, i, ca), &d->a[i]) != 0
+            || unquote (d, 2 * (size_t) i + 1, cb >= 0 ? ofr_tsv_get (d->tsv, i, cb) : NULL,
+                        &d->b[i]) != 0)
+            return ofr_errf (err, errlen, "%s:%d: out of memory", ofr_tsv_path (d->tsv),
+                             ofr_tsv_line (d->tsv, i));
         snprintf (d->rowid[i], sizeof d->rowid[i], "%d", i);
         d->id[i] = ci >= 0 ? ofr_tsv_get (d->tsv, i, ci) : d->rowid[i];
         const char *l = ofr_tsv_get (d->tsv, i, cl);
