@@ -115,3 +115,16 @@ ofr_path_basename (const char *path)
         memcpy (name, path + s, n - s);
     return name;
 }
+
+char *
+ofr_path_join (const char *dir, const char *leaf)
+{
+    ofr_buf b;
+    ofr_buf_init (&b);
+    ofr_buf_printf (&b, "%s%s%s", dir, strcmp (dir, "/") == 0 ? "" : "/", leaf);
+    if (b.oom || !b.data) {
+        ofr_buf_free (&b);
+        return NULL;
+    }
+    return b.data;
+}

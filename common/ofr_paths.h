@@ -35,4 +35,8 @@ int ofr_path_find_root (const char *path, const char *sub, char **root,
    "sst2"): the name a model directory goes by. Caller frees; NULL on OOM. */
 char *ofr_path_basename (const char *path);
 
+/* dir + "/" + leaf as a new string (no doubled '/' when dir is "/").
+   Caller frees; NULL on OOM. */
+char *ofr_path_join (const char *dir, const char *leaf);
+
 #endif

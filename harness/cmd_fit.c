@@ -11,6 +11,7 @@
 #include "../workers/artifacts.h"
 #include "../workers/engine/blas_setup.h"
 #include "../workers/fit_collect.h"
+#include "../workers/fit_collect_decoder.h"
 #include "../workers/plugin_host.h"
 #include "../workers/runner.h"
 
@@ -161,7 +162,11 @@ fit_cell (const fit_args *a, const ofr_cell *cell, char *err, size_t errlen)
     if (!a->quiet)
         fprintf (stderr, "offramp fit: %s on %s, %s/%s[0:%d]\n", m->name, cell->model,
                  sc->name, cell->split, n);
-    if (ofr_fit_collect (model, sc, sdata, n, (int) a->batch, !a->quiet, &fd, err, errlen) != 0)
+    /* Decoders: one fitting example per position of the model's text. */
+    if ((model->ops->kind == OFR_KIND_DECODER
+             ? ofr_fit_collect_decoder (model, sc, sdata, n, !a->quiet, &fd, err, errlen)
+             : ofr_fit_collect (model, sc, sdata, n, (int) a->batch, !a->quiet, &fd, err,
+                                errlen)) != 0)
         goto out;
     char desc[256];
     snprintf (desc, sizeof desc, "%s/%s[0:%d]", sc->name, cell->split, n);

@@ -2,6 +2,7 @@
     (see slurm.h; docs/SLURM.md shows a rendered script). */
 #include "slurm.h"
 #include "security.h"
+#include "../common/ofr_paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,19 +63,6 @@ ofr_shell_quote (ofr_buf *b, const char *s)
 /* ------------------------------------------------------------------ */
 /* Paths                                                                */
 
-static char *
-join (const char *dir, const char *leaf)
-{
-    ofr_buf b;
-    ofr_buf_init (&b);
-    ofr_buf_printf (&b, "%s%s%s", dir, strcmp (dir, "/") == 0 ? "" : "/", leaf);
-    if (b.oom) {
-        ofr_buf_free (&b);
-        return NULL;
-    }
-    return b.data;
-}
-
 /* PATH made absolute against base, with its directory resolved (it must
    exist; the file itself need not). *dir gets that directory. */
 static int
@@ -82,7 +70,7 @@ abs_file (const char *path, const char *base, char **out, char **dir,
           char *err, size_t errlen)
 {
     *out = *dir = NULL;
-    char *full = path[0] == '/' ? ofr_strdup (path) : join (base, path);
+    char *full = path[0] == '/' ? ofr_strdup (path) : ofr_path_join (base, path);
     if (!full)
         return ofr_errf (err, errlen, "out of memory");
     char *slash = strrchr (full, '/');
@@ -100,7 +88,7 @@ abs_file (const char *path, const char *base, char **out, char **dir,
         free (full);
         return -1;
     }
-    *out = join (real, leaf);
+    *out = ofr_path_join (real, leaf);
     free (full);
     if (!*out) {
         free (real);

@@ -1,4 +1,4 @@
-/*  offramp_plugin.h -- THE plugin ABI of offramp (v1.2).
+/*  offramp_plugin.h -- THE plugin ABI of offramp (v1.3).
 
     A method plugin is one C file compiled into a shared object that exports a
     single symbol:
@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define OFR_ABI_MAJOR 1
-#define OFR_ABI_MINOR 2
+#define OFR_ABI_MINOR 3
 
 #define OFR_ENTRY_SYMBOL "ofr_method_entry"
 
@@ -293,6 +293,28 @@ typedef struct ofr_method {
     /* Optional (NULL = all CONTINUE). */
     int  (*after_layer)(void *state, const ofr_batch *batch, int layer,
                         uint8_t *actions);
+
+    /* v1.3 ---------------------------------------------------------------- */
+
+    /* Optional (NULL), decoder-only methods (kinds == OFR_KIND_DECODER):
+       the method decodes self-speculatively (LayerSkip) instead of
+       deciding per layer. Called after begin() for each sequence; sets
+       *draft_layers (k in [1, n_layers)) and *draft_len (d in [1, 64]).
+       The driver then drafts d tokens greedily with the first k layers +
+       final norm + LM head, verifies them with the full model in one
+       multi-position forward and keeps the longest agreeing prefix plus
+       the full model's next token: the output is full-model greedy.
+       before_layer / after_layer are not called; the driver charges the
+       draft layers and heads of every drafted token and the whole
+       verification (rejected positions included) and reports the
+       acceptance rate. Scoring suites run at full depth. Return 0 or -1. */
+    int  (*speculate)(void *state, const ofr_batch *batch, int *draft_layers,
+                      int *draft_len);
+
+    /* Optional (NULL = kv_policy for every cell): the OFR_KV_* policy of
+       this cell's state, for methods that take it as a parameter (calm's
+       kv=copy_up|recompute|mask). Decoders. */
+    int  (*cell_kv_policy)(void *state);
 } ofr_method;
 
 typedef const ofr_method *(*ofr_method_entry_fn)(const ofr_host *host);

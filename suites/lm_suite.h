@@ -50,6 +50,9 @@ typedef struct {
     double      search_flops;   /* oracle search cost, 0 for other methods      */
     double      flops_full;     /* full model on the same sequences             */
     int         agrees;         /* output == full model's: 1, 0, -1 unknown     */
+    /* GENERATE, self-speculative methods (0 otherwise) */
+    int         drafted;        /* draft tokens proposed                        */
+    int         accepted;       /* of them, accepted by the full model          */
 } ofr_lm_result;
 
 typedef struct {

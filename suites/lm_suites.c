@@ -120,17 +120,66 @@ static const char *const s_story_prompts[] = {
 #define N_STORY_PROMPTS ((int) (sizeof s_story_prompts / sizeof s_story_prompts[0]))
 #define STORY_MAX_NEW 40
 
-enum { G_EXACT, G_ROUGE, G_NLL, G_NGEN, G_N };
+/* The train split: other openings, never evaluated; `offramp fit` reads
+   it (tuned-lens translators are fitted on the model's text after them). */
+static const char *const s_story_train[] = {
+    "Once upon a time, there was a little girl named Ann.",
+    "Sam had a blue car. He liked to drive it around the room.",
+    "One day, a bird flew into the kitchen.",
+    "Mom made a big cake for the party.",
+    "Once upon a time, there was a fish who lived in a pond.",
+    "Ben and Mia went to the beach with their dad.",
+    "The sun was hot, so the dog slept under the tree.",
+    "Once upon a time, there was a king who had a shiny crown.",
+    "Anna found a small box in the garden.",
+    "The little duck could not find its mom.",
+    "Once upon a time, there was a frog who liked to jump.",
+    "Jack wanted a new toy for his birthday.",
+    "It was a rainy day and Tim was sad.",
+    "Once upon a time, there was a bunny named Hop.",
+    "The girl saw a rainbow in the sky.",
+    "Grandma told a story about a brave mouse.",
+    "Once upon a time, there was an old man who lived by the sea.",
+    "Max the cat liked to chase the red ball.",
+    "Sara and her friend built a big sand castle.",
+    "The boy climbed the hill to see the stars.",
+    "Once upon a time, there was a tiny ant who was very strong.",
+    "Lucy had a doll with a pink dress.",
+    "One morning, the farmer went to feed the cows.",
+    "The bear was hungry and looked for honey.",
+    "Once upon a time, there was a princess who loved flowers.",
+    "Tom lost his hat in the wind.",
+    "The children sang a song at school.",
+    "Once upon a time, there was a robot who wanted a friend.",
+    "A little star fell from the sky one night.",
+    "Amy baked cookies with her brother.",
+    "Once upon a time, there was a puppy who was afraid of the dark.",
+    "The lion and the mouse became good friends.",
+};
+
+typedef struct {
+    const char *const *prompts;
+    int n;
+} gen_split;
+
+static const gen_split s_gen_dev = { s_story_prompts, N_STORY_PROMPTS };
+static const gen_split s_gen_train = {
+    s_story_train, (int) (sizeof s_story_train / sizeof s_story_train[0]) };
+
+/* G_DRAFT, G_ACCEPT: self-speculative draft tokens proposed / accepted. */
+enum { G_EXACT, G_ROUGE, G_NLL, G_NGEN, G_DRAFT, G_ACCEPT, G_N };
 
 static int
 gen_load (const char *data_dir, const char *split, void **data, int *n, char *err,
           size_t errlen)
 {
     (void) data_dir;
-    if (split && *split && strcmp (split, "dev") != 0)
-        return ofr_errf (err, errlen, "tinystories_gen: no split '%s' (only \"dev\")", split);
-    *data = (void *) s_story_prompts;
-    *n = N_STORY_PROMPTS;
+    const gen_split *g = !split || !*split || !strcmp (split, "dev") ? &s_gen_dev
+                       : !strcmp (split, "train") ? &s_gen_train : NULL;
+    if (!g)
+        return ofr_errf (err, errlen, "tinystories_gen: no split '%s' (dev, train)", split);
+    *data = (void *) g;
+    *n = g->n;
     return 0;
 }
 
@@ -143,11 +192,10 @@ gen_free (void *data)
 static int
 gen_example (void *data, int i, ofr_example *ex)
 {
-    (void) data;
-    if (i < 0 || i >= N_STORY_PROMPTS)
+    const gen_split *g = data;
+    if (!g || i < 0 || i >= g->n)
         return -1;
-    *ex = (ofr_example) { .id = s_story_prompts[i], .text_a = s_story_prompts[i],
-                          .label = -1 };
+    *ex = (ofr_example) { .id = g->prompts[i], .text_a = g->prompts[i], .label = -1 };
     return 0;
 }
 
@@ -161,10 +209,10 @@ no_score (void *data, int i, const ofr_prediction *pred, double *stats)
 static int
 gen_task (void *data, int i, ofr_lm_task *t)
 {
-    (void) data;
-    if (i < 0 || i >= N_STORY_PROMPTS)
+    const gen_split *g = data;
+    if (!g || i < 0 || i >= g->n)
         return -1;
-    *t = (ofr_lm_task) { .kind = OFR_LM_GENERATE, .prompt = s_story_prompts[i],
+    *t = (ofr_lm_task) { .kind = OFR_LM_GENERATE, .prompt = g->prompts[i],
                          .max_new = STORY_MAX_NEW };
     return 0;
 }
@@ -234,8 +282,8 @@ ofr_rouge_l (const char *ref, const char *hyp)
 static int
 gen_score (void *data, int i, const ofr_lm_result *r, double *stats)
 {
-    (void) data;
-    if (i < 0 || i >= N_STORY_PROMPTS || !r->gen_text || !r->ref_text)
+    const gen_split *g = data;
+    if (!g || i < 0 || i >= g->n || !r->gen_text || !r->ref_text)
         return -1;
     bool same = r->n_gen == r->n_ref;
     for (int j = 0; same && j < r->n_gen; j++)
@@ -247,6 +295,8 @@ gen_score (void *data, int i, const ofr_lm_result *r, double *stats)
     stats[G_ROUGE] = f;
     stats[G_NLL] = r->nll_full;
     stats[G_NGEN] = r->n_gen;
+    stats[G_DRAFT] = r->drafted;
+    stats[G_ACCEPT] = r->accepted;
     tail_stats (r, stats + G_N);
     return 0;
 }
@@ -255,19 +305,23 @@ static int
 gen_metrics (const double *stats, int n, ofr_metric *out, int max_out)
 {
     int k = G_N + OFR_LM_TAIL_STATS;
-    double exact = 0, rouge = 0, nll = 0, ntok = 0;
+    double exact = 0, rouge = 0, nll = 0, ntok = 0, drafted = 0, accepted = 0;
     for (int i = 0; i < n; i++) {
         const double *s = stats + (size_t) i * k;
         exact += s[G_EXACT], rouge += s[G_ROUGE], nll += s[G_NLL], ntok += s[G_NGEN];
+        drafted += s[G_DRAFT], accepted += s[G_ACCEPT];
     }
     ofr_metric m[] = {
         { "rougeL", n > 0 ? 100.0 * rouge / n : NAN },
         { "exact_match", n > 0 ? 100.0 * exact / n : NAN },
         { "nll_full", ntok > 0 ? nll / ntok : NAN },
+        { "accept_rate", drafted > 0 ? 100.0 * accepted / drafted : NAN },
     };
     int at = 0;
+    /* accept_rate only for self-speculative methods (others draft nothing). */
     for (size_t j = 0; j < sizeof m / sizeof m[0] && at < max_out; j++)
-        out[at++] = m[j];
+        if (j < 3 || drafted > 0)
+            out[at++] = m[j];
     return tail_metrics (stats, n, k, G_N, out, max_out, at);
 }
 

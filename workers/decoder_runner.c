@@ -5,12 +5,17 @@
    rename it in this file so both headers can be included. */
 #define OFR_KV_MASK OFR_DECODER_KV_MASK
 #include "models/decoder.h"
+#include "models/selfspec.h"
+#include "models/kv_lazy.h"
 #undef OFR_KV_MASK
 #include "decoder_runner.h"
+#include "plugin_host.h"
 #include "models/llama_model.h"
+#include "text/dec_tok.h"
 #include "../suites/lm_suite.h"
 #include "token_host.h"
 #include "../common/ofr_common.h"
+#include "engine/ops.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -27,10 +32,13 @@ enum { ROW_METHOD = 0, ROW_REF = 1, ROW_PREFIX = 2 };
 typedef struct {
     const ofr_runner_ctx  *ctx;
     const ofr_llama       *llama;
-    const ofr_bpe_llama2c *tok;
+    const ofr_dec_tok     *tok;
     ofr_decoder           *dec;
     int        L, V, max_seq;
     ofr_kv_fill fill;
+    bool       spec;           /* the method speculates (ABI 1.3)             */
+    ofr_kv_lazy *lazy;         /* OFR_KV_RECOMPUTE: exited positions' states  */
+    float      norm_eps;       /* "lm.norm_eps" of model_tensor               */
     double     kv_flops;       /* one KV fill                                 */
     double     head_flops;     /* LM head with softmax                        */
     /* The position in flight (row ROW_METHOD). */
@@ -156,6 +164,32 @@ dh_rng_uniform (void *host_ctx)
     return r ? ofr_rng_uniform (&r->rng) : 0.5;
 }
 
+/*  The LM head's weights, for methods that apply it to a state of their
+    own (a tuned-lens translator's output): "lm.final_norm" [dim] (RMSNorm
+    weight), "lm.norm_eps" [1], "lm.classifier" [vocab][dim]. Llama-family
+    RMSNorm heads only (a LayerNorm head has a bias: NULL). */
+static const float *
+dh_model_tensor (void *host_ctx, const char *name, size_t *n)
+{
+    dec_run *r = host_ctx;
+    if (!r || !r->llama || !name || ofr_llama_final_norm_bias (r->llama))
+        return NULL;
+    size_t dim = (size_t) ofr_llama_dim (r->llama);
+    const float *t = NULL;
+    size_t count = 0;
+    if (!strcmp (name, "lm.final_norm"))
+        t = ofr_llama_final_norm (r->llama), count = dim;
+    else if (!strcmp (name, "lm.classifier"))
+        t = ofr_llama_classifier (r->llama), count = dim * (size_t) r->V;
+    else if (!strcmp (name, "lm.norm_eps")) {
+        r->norm_eps = ofr_llama_config_of (r->llama)->norm_eps;
+        t = &r->norm_eps, count = 1;
+    }
+    if (t && n)
+        *n = count;
+    return t;
+}
+
 static int
 dh_set_exit_probs (void *host_ctx, int i, int layer, const float *probs)
 {
@@ -206,7 +240,7 @@ static const ofr_host s_dec_host = {
     .fit_ridge = NULL,
     .artifact_save = ofr_token_host_artifact_save,
     .artifact_load = ofr_token_host_artifact_load,
-    .model_tensor = ofr_token_host_model_tensor,
+    .model_tensor = dh_model_tensor,
     .token_state = dh_hidden_state,
     .set_exit_probs = dh_set_exit_probs,
     .oracle_try = ofr_token_host_oracle_try,
@@ -265,7 +299,9 @@ method_position (dec_run *r, ofr_batch *view, int token, bool output, int *layer
         } else if (act == OFR_RUN || act == OFR_RUN_LOWP) {
             /* No reduced-precision kernel for decoders: RUN_LOWP runs and
                is charged in full. */
-            if (ofr_decoder_layer (r->dec, l, &row, 1, err, errlen) != 0)
+            if ((r->lazy && ofr_kv_lazy_need (r->lazy, r->pos, l, &r->flops, NULL, err,
+                                              errlen) != 0)
+                || ofr_decoder_layer (r->dec, l, &row, 1, err, errlen) != 0)
                 return -1;
             r->flops += lf;
             run++;
@@ -283,32 +319,28 @@ method_position (dec_run *r, ofr_batch *view, int token, bool output, int *layer
             return ofr_errf (err, errlen, "plugin %s: invalid action %d after layer %d",
                              m->name, act, l + 1);
         if (act == OFR_EXIT && l < r->L - 1) {
+            /* Recompute: nothing now, the layers run when a later token
+               needs their K/V (kv_lazy.h). */
+            ofr_kv_fill up = r->lazy ? OFR_DECODER_KV_MASK : r->fill;
             for (int u = l + 1; u < r->L; u++) {
-                if (ofr_decoder_skip (r->dec, u, &row, 1, r->fill, err, errlen) != 0)
+                if (ofr_decoder_skip (r->dec, u, &row, 1, up, err, errlen) != 0)
                     return -1;
-                if (r->fill == OFR_KV_PROPAGATE)
+                if (up == OFR_KV_PROPAGATE)
                     r->flops += r->kv_flops;
             }
             exit_l = l;
             break;
         }
     }
+    if (r->lazy && ofr_kv_lazy_leave (r->lazy, r->pos, exit_l + 1,
+                                      ofr_decoder_hidden (r->dec, row), err, errlen) != 0)
+        return -1;
     *layers_run = run;
     if (exits_push (r, exit_l + 1) != 0)
         return ofr_errf (err, errlen, "out of memory");
     if (output && r->probs_layer != exit_l && head_now (r, err, errlen) != 0)
         return -1;
     return 0;
-}
-
-static int
-argmax_f (const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
 }
 
 /* log p(target) of the output distribution in flight, in nats. */
@@ -330,8 +362,8 @@ out_logprob (const dec_run *r, int target)
 static int
 out_argmax (const dec_run *r)
 {
-    return r->logits_ok ? argmax_f (ofr_decoder_logits (r->dec, ROW_METHOD), r->V)
-                        : argmax_f (r->probs, r->V);
+    return r->logits_ok ? ofr_argmax (ofr_decoder_logits (r->dec, ROW_METHOD), r->V)
+                        : ofr_argmax (r->probs, r->V);
 }
 
 /* FLOPs of the full model on n positions of which n_out are outputs. */
@@ -361,6 +393,7 @@ typedef struct {
     int        n_want;
     /* out (kept attempt) */
     int        n_gen;
+    int        drafted, accepted;   /* self-speculation                       */
     double     loglik;
     int        positions;
     double     layers;
@@ -374,11 +407,54 @@ static bool
 has_stop (const dec_run *r, int prev, int token, const char *stop)
 {
     size_t len = 0, n = strlen (stop);
-    const char *s = ofr_bpe_llama2c_decode (r->tok, prev, token, &len);
+    const char *s = ofr_dec_tok_piece (r->tok, prev, token, &len);
     for (size_t i = 0; s && n && i + n <= len; i++)
         if (memcmp (s + i, stop, n) == 0)
             return true;
     return false;
+}
+
+typedef struct {
+    dec_run *r;
+    seq_job *j;
+} spec_arg;
+
+static int
+spec_token (void *arg, int token)
+{
+    spec_arg *a = arg;
+    seq_job *j = a->j;
+    a->r->gen[j->n_gen++] = token;
+    if (exits_push (a->r, a->r->L) != 0)
+        return -1;
+    if (j->n_gen == j->max_new)
+        return 1;
+    return j->stop && has_stop (a->r, j->n_gen > 1 ? a->r->gen[j->n_gen - 2]
+                                : j->seq[j->n_seq - 1], token, j->stop);
+}
+
+/* A generation by a speculating method (models/selfspec.h): every output
+   token is the full model's (exit at the last layer). */
+static int
+spec_generate (dec_run *r, ofr_batch *view, seq_job *j, char *err, size_t errlen)
+{
+    const ofr_method *m = r->ctx->method;
+    ofr_selfspec_cfg cfg = { .head_softmax = true };
+    view->step = r->pos = j->n_prefix;
+    if (m->speculate (r->ctx->method_state, view, &cfg.draft_layers, &cfg.draft_len) != 0)
+        return ofr_errf (err, errlen, "plugin %s: speculate failed", m->name);
+    ofr_selfspec_stats st = { 0 };
+    spec_arg a = { r, j };
+    if (ofr_selfspec_run (r->dec, ROW_METHOD, j->seq[j->n_seq - 1], j->max_new, &cfg,
+                          spec_token, &a, &st, err, errlen) != 0)
+        return -1;
+    r->flops += st.flops;
+    r->pos = ofr_decoder_length (r->dec, ROW_METHOD);
+    j->positions = j->n_gen;
+    j->layers = st.layers;
+    j->drafted = st.drafted;
+    j->accepted = st.accepted;
+    return 0;
 }
 
 static int
@@ -391,14 +467,19 @@ attempt (dec_run *r, ofr_batch *view, seq_job *j, char *err, size_t errlen)
     j->loglik = 0;
     j->positions = 0;
     j->layers = 0;
-    bool agree = true;
+    j->drafted = j->accepted = 0;
+    if (r->lazy)
+        ofr_kv_lazy_reset (r->lazy, j->n_prefix);
+    bool agree = true, spec = r->spec && j->generate;
+    if (spec && spec_generate (r, view, j, err, errlen) != 0)
+        return -1;
     /* An oracle's attempt stops at its first disagreement: its outcome is
        known, and only what ran is search cost. */
     bool stop_early = j->want && (r->ctx->method->flags & OFR_METHOD_ORACLE);
     int n_pos = j->generate ? j->n_seq + j->max_new - 1 : j->n_seq - 1;
     if (n_pos > r->max_seq)
         n_pos = r->max_seq;
-    for (int p = j->n_prefix; p < n_pos; p++) {
+    for (int p = j->n_prefix; !spec && p < n_pos; p++) {
         int token = j->generate ? (p < j->n_seq ? j->seq[p] : r->gen[p - j->n_seq])
                                 : j->seq[p];
         bool output = j->generate ? p >= j->n_seq - 1 : p >= j->n_ctx - 1;
@@ -411,7 +492,7 @@ attempt (dec_run *r, ofr_batch *view, seq_job *j, char *err, size_t errlen)
             continue;
         int best = out_argmax (r);
         if (j->generate) {
-            if (best == OFR_LLAMA_EOS || best == OFR_LLAMA_BOS)
+            if (ofr_llama_is_stop (r->llama, best))
                 break;
             r->gen[j->n_gen++] = best;
             if (j->n_gen == j->max_new)
@@ -516,7 +597,7 @@ ref_argmax (dec_run *r, const int *seq, int n_seq, int n_ctx, char *err, size_t 
         if (p >= n_ctx - 1) {
             if (ofr_decoder_head (r->dec, &row, 1, err, errlen) != 0)
                 return -1;
-            r->argmax_full[p - (n_ctx - 1)] = argmax_f (ofr_decoder_logits (r->dec, row),
+            r->argmax_full[p - (n_ctx - 1)] = ofr_argmax (ofr_decoder_logits (r->dec, row),
                                                         r->V);
         }
     }
@@ -528,8 +609,7 @@ ref_argmax (dec_run *r, const int *seq, int n_seq, int n_ctx, char *err, size_t 
 static int
 encode (const dec_run *r, const char *text, int **tok, int *n, char *err, size_t errlen)
 {
-    return ofr_bpe_llama2c_encode (r->tok, text, strlen (text), true, false, tok, n,
-                                   err, errlen);
+    return ofr_dec_tok_encode (r->tok, text, true, tok, n, err, errlen);
 }
 
 static char *
@@ -538,7 +618,7 @@ decode (const dec_run *r, const int *tok, int n)
     ofr_buf b;
     ofr_buf_init (&b);
     ofr_buf_puts (&b, "");
-    ofr_bpe_llama2c_decode_all (r->tok, tok, n, &b);
+    ofr_dec_tok_decode_all (r->tok, tok, n, &b);
     if (b.oom) {
         ofr_buf_free (&b);
         return NULL;
@@ -625,6 +705,7 @@ run_generate (dec_run *r, int example, const ofr_lm_task *t, ofr_emit_fn *emit,
         .gen_text = gen_text, .ref_text = ref_text, .nll_full = -ll,
         .n_positions = j.positions, .layers_run = j.layers, .n_layers = r->L,
         .search_flops = j.search, .flops_full = ff, .agrees = j.agrees,
+        .drafted = j.drafted, .accepted = j.accepted,
     };
     rc = emit_record (r, example, j.n_gen, gen_text, &res, j.flops, wall, emit, arg,
                       err, errlen);
@@ -714,6 +795,7 @@ out:
 static void
 dec_run_free (dec_run *r)
 {
+    ofr_kv_lazy_destroy (&r->lazy);
     ofr_decoder_destroy (&r->dec);
     free (r->probs);
     free (r->gen);
@@ -728,29 +810,37 @@ ofr_decoder_runner_run (const ofr_runner_ctx *ctx, const int32_t *examples, int 
                         ofr_emit_fn *emit, void *arg, char *err, size_t errlen)
 {
     const ofr_lm_suite *lm = ofr_lm_suite_of (ctx->suite);
-    dec_run r = { .ctx = ctx, .llama = ofr_llama_model_llama (ctx->model),
-                  .tok = ofr_llama_model_tokenizer (ctx->model) };
-    if (!r.llama || !r.tok)
-        return ofr_errf (err, errlen, "model %s: not a decoder the decoder driver knows "
-                         "(llama2c)", ctx->model->name);
+    dec_run r = { .ctx = ctx };
+    if (ofr_decoder_model_parts (ctx->model, &r.llama, &r.tok, err, errlen) != 0)
+        return -1;
     if (!lm)
         return ofr_errf (err, errlen, "suite %s is not a decoder-LM suite (try "
                          "tinystories_gen, truthfulqa_mc1, truthfulqa_mc2)",
                          ctx->suite->name);
-    switch (ctx->method->kv_policy) {
-    case OFR_KV_COPY_UP: r.fill = OFR_KV_PROPAGATE; break;
-    case OFR_KV_MASK:    r.fill = OFR_DECODER_KV_MASK; break;
+    /* Recompute fills a skipped layer (the position goes on above it) at
+       once: its K/V depend only on the state passing through. */
+    int kv_policy = ofr_method_kv_policy (ctx->method, ctx->method_state);
+    switch (kv_policy) {
+    case OFR_KV_COPY_UP:
+    case OFR_KV_RECOMPUTE: r.fill = OFR_KV_PROPAGATE; break;
+    case OFR_KV_MASK:      r.fill = OFR_DECODER_KV_MASK; break;
     default:
-        return ofr_errf (err, errlen, "method %s: kv_policy %d (recompute) is not "
-                         "implemented by the decoder driver; use copy-up or mask",
-                         ctx->method->name, ctx->method->kv_policy);
+        return ofr_errf (err, errlen, "method %s: kv_policy %d is not one of copy-up, "
+                         "recompute, mask", ctx->method->name, kv_policy);
     }
     r.L = ofr_llama_n_layers (r.llama);
     r.V = ofr_llama_vocab_size (r.llama);
     r.max_seq = ofr_llama_seq_len (r.llama);
     r.kv_flops = ofr_llama_kv_fill_flops (r.llama);
     r.head_flops = ofr_llama_head_flops (r.llama, true);
-    int rc = ofr_decoder_new (r.llama, 3, r.max_seq, &r.dec, err, errlen);
+    r.spec = OFR_METHOD_HAS (ctx->method, speculate) && ctx->method->speculate;
+    /* A speculating method verifies up to 64 drafts + 1 in one block;
+       recompute runs lagging positions in blocks of 64. */
+    int block = r.spec || kv_policy == OFR_KV_RECOMPUTE ? (r.max_seq < 65 ? r.max_seq : 65)
+              : 1;
+    int rc = ofr_decoder_new_block (r.llama, 3, r.max_seq, block, &r.dec, err, errlen);
+    if (rc == 0 && kv_policy == OFR_KV_RECOMPUTE)
+        rc = ofr_kv_lazy_new (r.dec, ROW_METHOD, &r.lazy, err, errlen);
     if (rc == 0) {
         r.probs = ofr_calloc ((size_t) r.V, sizeof (float));
         r.gen = ofr_calloc ((size_t) r.max_seq + 1, sizeof (int));

@@ -17,7 +17,14 @@
     kv_policy says: OFR_KV_COPY_UP projects the current hidden state
     through the layer's K/V weights (CALM state propagation; charged
     ofr_llama_kv_fill_flops each), OFR_KV_MASK leaves none (later
-    positions do not attend there; free). OFR_KV_RECOMPUTE is refused.
+    positions do not attend there; free), OFR_KV_RECOMPUTE fills skipped
+    layers like copy-up and runs the layers above an exit for that
+    position when a later token first needs them (models/kv_lazy.h,
+    charged as layers). The policy is the cell's (ofr_method_kv_policy).
+    A method with `speculate` (ABI 1.3) generates self-speculatively
+    (models/selfspec.h): every output token is the full model's, the
+    record says exit at the last layer, FLOPs include drafts and
+    rejected verifications; scoring runs at full depth.
 
     Costs: a run layer costs ofr_llama_layer_flops (pos + 1); the LM head
     (with softmax) is charged at output positions and whenever the method

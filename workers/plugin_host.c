@@ -105,6 +105,10 @@ check_identity (const ofr_method *m, char *err, size_t errlen)
     if ((m->flags & OFR_METHOD_NEEDS_FIT) && !m->fit)
         return ofr_errf (err, errlen, "method %s: flagged NEEDS_FIT but has no fit "
                          "callback", m->name);
+    /* Only the decoder driver knows how to speculate. */
+    if (OFR_METHOD_HAS (m, speculate) && m->speculate && m->kinds != OFR_KIND_DECODER)
+        return ofr_errf (err, errlen, "method %s: a speculate callback needs kinds = "
+                         "decoder only (has 0x%x)", m->name, m->kinds);
     return 0;
 }
 

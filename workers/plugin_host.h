@@ -34,6 +34,21 @@ int ofr_plugin_load (const char *path, const ofr_host *host, ofr_plugin **out,
    its descriptor (names, callbacks, method state) is dead afterwards. */
 void ofr_plugin_destroy (ofr_plugin **self_p);
 
+/* Whether method m (validated) has descriptor field f: a plugin built for
+   an older minor has a shorter descriptor, whose missing fields are NULL
+   to the host. */
+#define OFR_METHOD_HAS(m, f) \
+    ((m)->struct_size >= offsetof (ofr_method, f) + sizeof ((m)->f))
+
+/* The KV policy of a cell: the state's (ABI 1.3 cell_kv_policy) when the
+   method has one, else the descriptor's. */
+static inline int
+ofr_method_kv_policy (const ofr_method *m, void *state)
+{
+    return OFR_METHOD_HAS (m, cell_kv_policy) && m->cell_kv_policy
+               ? m->cell_kv_policy (state) : m->kv_policy;
+}
+
 /* The validated method descriptor (owned by the shared object). */
 const ofr_method *ofr_plugin_method (const ofr_plugin *self);
 

@@ -3,6 +3,7 @@
 #include "runner.h"
 #include "decoder_runner.h"
 #include "seq2seq_runner.h"
+#include "s2s_opts.h"
 #include "../common/ofr_paths.h"
 #include "../common/ofr_common.h"
 
@@ -163,7 +164,16 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
                   ofr_artifacts_fit_command (art));
         goto out;
     }
-    if (ofr_params_new (m, cell->params, cell->n_params, &params, err, errlen) != 0)
+    /* beam, length_penalty, max_length of seq2seq cells: the driver's (s2s_opts.h). */
+    ofr_kv *kv = NULL;
+    int n_kv = 0;
+    if (ofr_s2s_method_params (cell, (sc->kinds & OFR_KIND_SEQ2SEQ) != 0, &kv, &n_kv) != 0) {
+        ofr_errf (err, errlen, "out of memory");
+        goto out;
+    }
+    int prc = ofr_params_new (m, kv, n_kv, &params, err, errlen);
+    free (kv);
+    if (prc != 0)
         goto out;
     if (ofr_model_open (cell->model, env->models_path, &model, err, errlen) != 0)
         goto out;

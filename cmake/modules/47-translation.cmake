@@ -8,7 +8,8 @@ target_link_libraries(ofr_suites PUBLIC ofr_mtmetrics)
 
 add_library(ofr_seq2seq STATIC
   workers/models/ct2.c workers/models/seq2seq_open.c workers/models/seq2seq_load.c
-  workers/models/seq2seq.c workers/models/s2s_search.c workers/models/cmd_translate.c)
+  workers/models/seq2seq.c workers/models/s2s_search.c workers/models/s2s_rank.c
+  workers/models/cmd_translate.c)
 target_include_directories(ofr_seq2seq PUBLIC ${CMAKE_SOURCE_DIR})
 # jsonlite (config.json) lives in ofr_espnet.
 target_link_libraries(ofr_seq2seq PUBLIC ofr_engine ofr_mtmetrics ofr_espnet

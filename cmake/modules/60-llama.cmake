@@ -5,7 +5,7 @@ add_library(ofr_llama STATIC
   workers/models/llama.c workers/models/decoder.c workers/models/cmd_generate.c
   workers/text/bpe_llama2c.c)
 target_include_directories(ofr_llama PUBLIC ${CMAKE_SOURCE_DIR})
-target_link_libraries(ofr_llama PUBLIC PkgConfig::OPENBLAS ofr_common ${M_LIB})
+target_link_libraries(ofr_llama PUBLIC PkgConfig::OPENBLAS ofr_engine ofr_common ${M_LIB})
 set_property(GLOBAL APPEND PROPERTY OFR_CLI_LIBS ofr_llama)
 
 # One test program, three modes: generated tiny checkpoints (always runs),

@@ -146,8 +146,9 @@ test_calm (void)
     uint8_t acts[L];
     void *st = NULL;
     char err[256] = "";
-    /* lambda 0.5, tau 0: constant threshold 0.9 * 0.5 + 0.1 = 0.55. */
-    ofr_value v[4] = { { .f = 0.5 }, { .f = 0.0 }, { .f = 64 }, { .s = "softmax_diff" } };
+    /* lambda 0.5, tau 0: constant threshold 0.9 * 0.5 + 0.1 = 0.55 (the
+       fifth value, kv, NULL = copy_up). */
+    ofr_value v[5] = { { .f = 0.5 }, { .f = 0.0 }, { .f = 64 }, { .s = "softmax_diff" } };
     CHECK (m->create (&s_host, v, &st, err, sizeof err) == 0, "%s", err);
     CHECK (drive (m, st, &f, 0, acts) == 1, "softmax_diff 0.55: exit after layer 2");
     CHECK (f.heads == 2 && f.flops == 2 * 2.0 * V, "heads %d flops %g", f.heads, f.flops);
@@ -158,7 +159,7 @@ test_calm (void)
     CHECK (drive (m, st, &f, 0, acts) == 0, "softmax 0.55: exit after layer 1");
     m->destroy (st);
     /* Decay: lambda 0.8, tau 4, N 10: t=0 -> 0.82, t=10 -> 0.72+0.1e^-4 = 0.7218. */
-    ofr_value w[4] = { { .f = 0.8 }, { .f = 4.0 }, { .f = 10 }, { .s = "softmax_diff" } };
+    ofr_value w[5] = { { .f = 0.8 }, { .f = 4.0 }, { .f = 10 }, { .s = "softmax_diff" } };
     CHECK (m->create (&s_host, w, &st, err, sizeof err) == 0, "%s", err);
     CHECK (drive (m, st, &f, 0, acts) == 2, "t=0: threshold .82: layer 3 (.93)");
     CHECK (drive (m, st, &f, 10, acts) == 2, "t=10: threshold .722 > .7: layer 3");
@@ -166,7 +167,7 @@ test_calm (void)
     CHECK (drive (m, st, &f, 10, acts) == 1, "t=10: .73 passes the decayed threshold");
     CHECK (drive (m, st, &f, 0, acts) == 2, "t=0: .73 does not pass .82");
     m->destroy (st);
-    ofr_value bad[4] = { { .f = 0.5 }, { .f = 0 }, { .f = 1 }, { .s = "entropy" } };
+    ofr_value bad[5] = { { .f = 0.5 }, { .f = 0 }, { .f = 1 }, { .s = "entropy" } };
     CHECK (m->create (&s_host, bad, &st, err, sizeof err) == -1 && strstr (err, "entropy"),
            "bad measure: %s", err);
 }

@@ -2,6 +2,7 @@
 #include "bench_decode.h"
 #include "decoder.h"
 #include "hf_llama.h"
+#include "gptx.h"
 #include "llama.h"
 #include "../engine/blas_setup.h"
 #include "../../common/ofr_common.h"
@@ -231,6 +232,8 @@ ofr_bench_decode_weight_bytes (const ofr_llama *m)
     const ofr_llama_config *c = ofr_llama_config_of (m);
     double d = c->dim, kv = c->kv_dim, h = c->hidden_dim, V = c->vocab_size;
     double layer = 2 * d + d * (d + 2 * kv) + d * d + 3 * d * h;
+    if (c->arch != OFR_ARCH_LLAMA)    /* GELU MLP, LayerNorm and matmul biases */
+        layer = 4 * d + d * (d + 2 * kv) + d * d + 2 * d * h + (3 * d + 2 * kv + h);
     return 4.0 * (c->n_layers * layer + d + V * d + d);
 }
 
@@ -328,8 +331,9 @@ s_open (const char *arg, ofr_llama **out, char *err, size_t errlen)
     if (!dir)
         return ofr_errf (err, errlen, "model '%s': no such directory here or on the model "
                          "path (set OFFRAMP_MODELS)", arg);
-    int rc = ofr_hf_llama_probe (dir) ? ofr_hf_llama_load (dir, out, NULL, err, errlen)
-                                      : s_llama2c_in (dir, out, err, errlen);
+    int rc = ofr_gptx_probe (dir) ? ofr_gptx_load (dir, out, err, errlen)
+           : ofr_hf_llama_probe (dir) ? ofr_hf_llama_load (dir, out, NULL, err, errlen)
+           : s_llama2c_in (dir, out, err, errlen);
     free (dir);
     return rc;
 }

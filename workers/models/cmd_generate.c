@@ -2,9 +2,10 @@
     checkpoint or a Hugging Face Llama directory (hf_llama.h), with
     throughput and per-token depth on request. */
 #include "decoder.h"
+#include "selfspec.h"
 #include "llama.h"
 #include "hf_llama.h"
-#include "../text/bpe_bytes.h"
+#include "hf_decoder.h"
 #include "../text/bpe_llama2c.h"
 #include "../../common/ofr_common.h"
 #include "../../common/ofr_paths.h"
@@ -21,6 +22,7 @@ typedef struct {
     const char *tokenizer;
     const char *prompt;
     const char *ids;
+    const char *method;         /* NULL, "full" or "selfspec[:k=K,draft=D]" */
     long long   max_tokens;
     bool        stats;
 } gen_args;
@@ -30,7 +32,8 @@ usage (FILE *fp)
 {
     fprintf (fp,
         "usage: offramp generate --model PATH_OR_NAME [--tokenizer PATH] [--prompt TEXT]\n"
-        "                        [--ids 'ID ID ...'] [--max-tokens N] [--stats]\n\n"
+        "                        [--ids 'ID ID ...'] [--max-tokens N] [--stats]\n"
+        "                        [--method full|selfspec[:k=K,draft=D]]\n\n"
         "Greedy (argmax) continuation of TEXT (or of BOS alone) with a llama2.c\n"
         "checkpoint; stops at EOS/BOS, after N new tokens (default 256) or at the\n"
         "model's seq_len. A NAME such as stories260K is looked up as NAME/NAME.bin on\n"
@@ -38,10 +41,14 @@ usage (FILE *fp)
         "the executable or the working directory). The tokenizer defaults to\n"
         "tokenizer.bin, or the only tok*.bin, next to the model.\n"
         "--stats prints to stderr: time, tokens/s and the layers run per token.\n"
-        "A directory whose config.json says \"model_type\": \"llama\" is a Hugging Face\n"
-        "checkpoint (model.safetensors, F32), tokenized by its tokenizer.json when that\n"
-        "is GPT-2-style byte-level BPE, else run on token ids only. --ids gives the\n"
-        "prompt as token ids (BOS not added) and prints the generated ids.\n");
+        "A directory whose config.json says \"model_type\": \"llama\", \"gpt2\" or\n"
+        "\"gpt_neox\" is a Hugging Face checkpoint (model.safetensors, F32), tokenized by\n"
+        "its tokenizer.json (byte-level or SentencePiece-style BPE); without one it runs\n"
+        "on token ids only. --ids gives the\n"
+        "prompt as token ids (BOS not added) and prints the generated ids.\n"
+        "--method selfspec drafts D tokens (default 4) with the first K layers\n"
+        "(default L/2) and verifies them with the full model: the same text;\n"
+        "--stats adds the acceptance rate and the FLOPs (llama2.c checkpoints).\n");
 }
 
 /* Returns 0, 1 (--help printed) or 2 (usage error). */
@@ -65,6 +72,8 @@ parse_args (int argc, char **argv, gen_args *a)
             a->prompt = argv[++i];
         else if (!strcmp (o, "--ids") && has)
             a->ids = argv[++i];
+        else if (!strcmp (o, "--method") && has)
+            a->method = argv[++i];
         else if (!strcmp (o, "--max-tokens") && has) {
             if (ofr_parse_int (argv[++i], &a->max_tokens) || a->max_tokens < 0
                 || a->max_tokens > 1000000000) {
@@ -99,19 +108,6 @@ is_file (const char *p)
     return stat (p, &st) == 0 && S_ISREG (st.st_mode);
 }
 
-static char *
-join (const char *dir, const char *leaf)
-{
-    ofr_buf b;
-    ofr_buf_init (&b);
-    ofr_buf_printf (&b, "%s/%s", dir, leaf);
-    if (b.oom) {
-        ofr_buf_free (&b);
-        return NULL;
-    }
-    return b.data;
-}
-
 /* Last path component of p (no trailing '/'), as a new string. */
 static char *
 base_name (const char *p)
@@ -137,7 +133,7 @@ resolve_model (const char *arg, char **out, char *err, size_t errlen)
     if (is_file (arg))
         return (*out = ofr_strdup (arg)) ? 0 : ofr_errf (err, errlen, "out of memory");
     char *name = base_name (arg);
-    char *leaf = name ? join (name, name) : NULL;
+    char *leaf = name ? ofr_path_join (name, name) : NULL;
     ofr_buf sub;
     ofr_buf_init (&sub);
     ofr_buf_printf (&sub, "%s.bin", leaf ? leaf : "");
@@ -184,7 +180,7 @@ find_tokenizer (const char *model_path, char **out, char *err, size_t errlen)
         *slash = 0;
     else
         strcpy (dir, ".");
-    char *cand = join (dir, "tokenizer.bin");
+    char *cand = ofr_path_join (dir, "tokenizer.bin");
     if (cand && is_file (cand)) {
         free (dir);
         *out = cand;
@@ -200,7 +196,7 @@ find_tokenizer (const char *model_path, char **out, char *err, size_t errlen)
         if (strncmp (e->d_name, "tok", 3) == 0 && n > 4 && !strcmp (e->d_name + n - 4, ".bin")) {
             found++;
             free (cand);
-            cand = join (dir, e->d_name);
+            cand = ofr_path_join (dir, e->d_name);
         }
     }
     if (dp)
@@ -255,7 +251,7 @@ print_stats (const ofr_llama *m, int nprompt, int positions, const int *layers, 
 typedef struct {
     ofr_llama       *model;
     ofr_bpe_llama2c *tok;
-    ofr_bpe_bytes   *btok;      /* Hugging Face directories: may be NULL  */
+    ofr_dec_tok     *dtok;      /* Hugging Face directories: may be NULL  */
     bool             hf;
     ofr_hf_llama_info info;
     char             note[OFR_ERRLEN];
@@ -272,7 +268,7 @@ gen_free (gen_state *g)
 {
     ofr_decoder_destroy (&g->dec);
     ofr_bpe_llama2c_destroy (&g->tok);
-    ofr_bpe_bytes_destroy (&g->btok);
+    ofr_dec_tok_destroy (&g->dtok);
     ofr_llama_destroy (&g->model);
     free (g->prompt);
     free (g->out);
@@ -287,12 +283,12 @@ static char *
 hf_dir (const char *arg)
 {
     if (is_dir (arg))
-        return ofr_hf_llama_probe (arg) ? ofr_strdup (arg) : NULL;
+        return ofr_hf_decoder_is (arg) ? ofr_strdup (arg) : NULL;
     if (strchr (arg, '/'))
         return NULL;
     char *path = ofr_default_models_path (), *dir = NULL;
     if (path && ofr_path_find (path, arg, &dir, NULL, 0) == 0
-        && !(is_dir (dir) && ofr_hf_llama_probe (dir))) {
+        && !(is_dir (dir) && ofr_hf_decoder_is (dir))) {
         free (dir);
         dir = NULL;
     }
@@ -308,11 +304,10 @@ gen_open (gen_state *g, const gen_args *a, char *err, size_t errlen)
         if (a->tokenizer)
             return ofr_errf (err, errlen, "--tokenizer: a Hugging Face directory uses its "
                              "own tokenizer.json");
-        if (ofr_hf_llama_load (g->model_path, &g->model, &g->info, err, errlen)
-            || ofr_hf_llama_tokenizer (g->model_path, ofr_llama_vocab_size (g->model),
-                                       &g->btok, g->note, sizeof g->note, err, errlen))
+        if (ofr_hf_decoder_load (g->model_path, &g->model, &g->dtok, g->note,
+                                 sizeof g->note, err, errlen))
             return -1;
-        if (!g->btok && !a->ids && a->prompt[0])
+        if (!g->dtok && !a->ids && a->prompt[0])
             return ofr_errf (err, errlen, "--prompt needs a tokenizer: %s; pass --ids",
                              g->note);
         return 0;
@@ -369,24 +364,15 @@ hf_prompt (gen_state *g, const gen_args *a, int *np, char *err, size_t errlen)
     int V = ofr_llama_vocab_size (g->model);
     if (a->ids)
         return parse_ids (a->ids, V, &g->prompt, np, err, errlen);
-    ofr_wp_ids ids = { 0 };
-    if (a->prompt[0] && ofr_bpe_bytes_encode (g->btok, a->prompt, &ids, err, errlen)) {
-        ofr_wp_ids_free (&ids);
-        return -1;
+    int bos = ofr_llama_config_of (g->model)->bos_id;
+    if (!g->dtok) {               /* no tokenizer, no --prompt: BOS alone */
+        if (!(g->prompt = ofr_calloc (1, sizeof (int))))
+            return ofr_errf (err, errlen, "out of memory");
+        g->prompt[0] = bos;
+        *np = bos >= 0 && bos < V;
+        return 0;
     }
-    int bos = g->info.bos_id >= 0 && g->info.bos_id < V;
-    g->prompt = ofr_calloc (ids.len + 1, sizeof (int));
-    if (!g->prompt) {
-        ofr_wp_ids_free (&ids);
-        return ofr_errf (err, errlen, "out of memory");
-    }
-    if (bos)
-        g->prompt[0] = g->info.bos_id;
-    for (size_t i = 0; i < ids.len; i++)
-        g->prompt[bos + (int) i] = ids.v[i];
-    *np = bos + (int) ids.len;
-    ofr_wp_ids_free (&ids);
-    return 0;
+    return ofr_dec_tok_encode (g->dtok, a->prompt, true, &g->prompt, np, err, errlen);
 }
 
 /* Greedy decoding of a Hugging Face model: stops before eos_token_id. */
@@ -401,7 +387,9 @@ hf_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
                          "bos_token_id: pass --prompt or --ids", g->model_path);
     if (np > seq)
         return ofr_errf (err, errlen, "prompt is %d tokens, more than the "
-                         "max_position_embeddings %d of %s/config.json", np, seq,
+                         "%s %d of %s/config.json (its positions)", np,
+                         ofr_llama_config_of (g->model)->arch == OFR_ARCH_GPT2
+                         ? "n_positions" : "max_position_embeddings", seq,
                          g->model_path);
     int max_new = (int) (a->max_tokens < seq - np ? a->max_tokens : seq - np);
     g->out = ofr_calloc ((size_t) max_new + 1, sizeof (int));
@@ -421,7 +409,7 @@ hf_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
         for (int v = 1; v < V; v++)
             if (lg[v] > lg[best])
                 best = v;
-        if (best == g->info.eos_id)
+        if (ofr_llama_is_stop (g->model, best))
             break;
         g->out[n] = best;
         g->layers[n++] = ofr_llama_n_layers (g->model);
@@ -429,23 +417,23 @@ hf_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
             return -1;
     }
     double ms = ofr_now_ms () - t0;
-    if (g->btok && !a->ids) {
-        char *text = NULL;
-        int32_t *all = ofr_calloc ((size_t) (np + n), sizeof (int32_t));
-        int k = 0;
-        for (int i = 0; all && i < np + n; i++) {
-            int id = i < np ? g->prompt[i] : g->out[i - np];
-            if (!ofr_bpe_bytes_is_special (g->btok, id))
-                all[k++] = id;
-        }
-        if (!all || ofr_bpe_bytes_decode (g->btok, all, (size_t) k, &text)) {
-            free (all);
+    if (g->dtok && !a->ids) {
+        int *all = ofr_calloc ((size_t) (np + n) + 1, sizeof (int));
+        ofr_buf b;
+        ofr_buf_init (&b);
+        ofr_buf_puts (&b, "");
+        for (int i = 0; all && i < np + n; i++)
+            all[i] = i < np ? g->prompt[i] : g->out[i - np];
+        bool oom = !all;
+        if (all)
+            ofr_dec_tok_decode_all (g->dtok, all, np + n, &b);
+        free (all);
+        if (oom || b.oom) {
+            ofr_buf_free (&b);
             return ofr_errf (err, errlen, "out of memory");
         }
-        ofr_buf b = { .data = text, .len = strlen (text) };
         print_text (&b);
-        free (text);
-        free (all);
+        ofr_buf_free (&b);
     } else {
         if (!a->ids)
             fprintf (stderr, "offramp generate: %s\n", g->note);
@@ -461,6 +449,15 @@ hf_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
 static int
 gen_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
 {
+    bool spec = false;
+    ofr_selfspec_cfg cfg;
+    ofr_selfspec_stats st = { 0 };
+    if (ofr_selfspec_method (a->method, ofr_llama_n_layers (g->model), &spec, &cfg, err,
+                             errlen))
+        return -1;
+    if (g->hf && spec)
+        return ofr_errf (err, errlen, "--method selfspec: llama2.c checkpoints only (not "
+                         "yet wired into the Hugging Face path; plans run it on any decoder)");
     if (g->hf)
         return hf_run (g, a, err, errlen);
     int np = 0, seq = ofr_llama_seq_len (g->model);
@@ -478,12 +475,15 @@ gen_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
     g->out = ofr_calloc ((size_t) max_new + 1, sizeof (int));
     g->layers = ofr_calloc ((size_t) max_new + 1, sizeof (int));
     if (!g->out || !g->layers
-        || ofr_decoder_new (g->model, 1, 0, &g->dec, err, errlen))
+        || ofr_decoder_new_block (g->model, 1, 0, spec ? cfg.draft_len + 1 : 1, &g->dec,
+                                  err, errlen))
         return g->out && g->layers ? -1 : ofr_errf (err, errlen, "out of memory");
     int n = 0;
     double t0 = ofr_now_ms ();
-    if (ofr_decoder_greedy (g->dec, 0, g->prompt, np, max_new, g->out, &n, g->layers,
-                            err, errlen))
+    if (spec ? ofr_selfspec_greedy (g->dec, 0, g->prompt, np, max_new, &cfg, g->out, &n,
+                                    g->layers, &st, err, errlen)
+             : ofr_decoder_greedy (g->dec, 0, g->prompt, np, max_new, g->out, &n,
+                                   g->layers, err, errlen))
         return -1;
     double ms = ofr_now_ms () - t0;
     ofr_buf text;
@@ -500,8 +500,15 @@ gen_run (gen_state *g, const gen_args *a, char *err, size_t errlen)
     }
     print_text (&text);
     ofr_buf_free (&text);
-    if (a->stats)
+    if (a->stats && !spec)
         print_stats (g->model, np, ofr_decoder_length (g->dec, 0), g->layers, n, ms);
+    if (a->stats && spec)
+        fprintf (stderr, "selfspec k=%d draft=%d: generated %d in %.3f ms: %.1f tokens/s; "
+                 "%d rounds, %d drafted, %d accepted (%.1f%%), %d positions verified, "
+                 "%.3f MFLOPs after the prompt\n", cfg.draft_layers, cfg.draft_len, n, ms,
+                 ms > 0 ? n / (ms / 1000.0) : 0.0, st.rounds, st.drafted, st.accepted,
+                 st.drafted ? 100.0 * st.accepted / st.drafted : 0.0, st.fed,
+                 st.flops / 1e6);
     return 0;
 }
 

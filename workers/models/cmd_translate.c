@@ -2,6 +2,7 @@
     over a file of source segments, one per line, with greedy or beam search
     (CTranslate2's defaults: beam 2, length penalty 1, at most 256 steps). */
 #include "seq2seq.h"
+#include "hf_s2s.h"
 #include "../../common/ofr_common.h"
 #include "../../common/ofr_paths.h"
 #include "../../harness/commands.h"
@@ -27,7 +28,8 @@ usage (FILE *f)
 "                         [--min-length N] [--chars] [--scores] [--quiet]\n"
 "\n"
 "Translates one segment per line with a CTranslate2 Transformer model\n"
-"(model.bin + vocabularies), on the CPU with OpenBLAS.\n"
+"(model.bin + vocabularies) or a Hugging Face Marian / T5 directory\n"
+"(model.safetensors: tokens are its pieces), on the CPU with OpenBLAS.\n"
 "\n"
 "  --model DIR|NAME    model directory, or a name on --models / $OFFRAMP_MODELS\n"
 "  --input FILE        source text (UTF-8), tokens separated by spaces\n"
@@ -100,7 +102,7 @@ find_model (const tr_args *a, char **dir, char *err, size_t errlen)
 {
     char probe[4096];
     snprintf (probe, sizeof probe, "%s/model.bin", a->model);
-    if (access (probe, R_OK) == 0)
+    if (access (probe, R_OK) == 0 || ofr_hf_s2s_probe (a->model))   /* or HF Marian / T5 */
         return (*dir = ofr_strdup (a->model)) ? 0 : ofr_errf (err, errlen, "out of memory");
     char *path = a->models_path ? ofr_strdup (a->models_path) : ofr_default_models_path ();
     snprintf (probe, sizeof probe, "%s/model.bin", a->model);

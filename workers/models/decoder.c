@@ -1,12 +1,15 @@
 /*  decoder.c -- layer-at-a-time Llama inference (see decoder.h).
 
-    The small dense helpers (matmul, rmsnorm, softmax, RoPE) are private
+    The small dense helpers (matmul, softmax, RoPE; norms and the MLP
+    activation of each block family in dec_ops.c) are private
     here until workers/engine/ops.h settles; they follow llama2.c's run.c
     numerically (float accumulation, eps 1e-5, RoPE pairs (2i, 2i+1)
     inside each head with frequency theta^(-2i/head_size), eps and theta
     from the config: 1e-5 and 10000 for llama2.c files). */
 #include "decoder.h"
+#include "dec_ops.h"
 #include "../../common/ofr_common.h"
+#include "../engine/ops.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -39,6 +42,11 @@ struct ofr_decoder {
     float    *lg;          /* [batch][vocab] head output before scatter      */
     float    *att;         /* [kv_mul][max_seq] scores of one kv group       */
     uint8_t  *mark;        /* [batch] duplicate-row check                    */
+    /* Several positions of one row in one call (ofr_decoder_run_positions):
+       the scratch above holds max(batch, max_block) rows. */
+    int       max_block;
+    int      *brow;        /* [max_block] the row, repeated                  */
+    float    *xp;          /* parallel residual: the layer's input rows      */
 };
 
 /* ---- dense helpers (to be folded into workers/engine/ops) ------------- */
@@ -52,17 +60,6 @@ matmul_wt (const float *A, int M, int K, const float *W, int N, float *C)
     else
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, W, K,
                      0.0f, C, N);
-}
-
-static void
-rmsnorm (const float *x, const float *w, float *y, int n, float eps)
-{
-    float ss = 0.0f;
-    for (int i = 0; i < n; i++)
-        ss += x[i] * x[i];
-    float s = 1.0f / sqrtf (ss / (float) n + eps);
-    for (int i = 0; i < n; i++)
-        y[i] = w[i] * (s * x[i]);
 }
 
 static void
@@ -81,11 +78,12 @@ softmax (float *x, int n)
         x[i] /= sum;
 }
 
-/* Rotate pairs (2j, 2j+1) of every head of vec[n] by position pos. */
+/* Rotate pairs (2j, 2j+1) of the first rotary_dim dims (0: all) of every
+   head of vec[n] by position pos. */
 static void
 rope (const ofr_decoder *d, float *vec, int n, int pos)
 {
-    int hs = d->c.head_size, half = hs / 2;
+    int hs = d->c.head_size, half = (d->c.rotary_dim ? d->c.rotary_dim : hs) / 2;
     const float *cs = d->rope_cos + (size_t) pos * half, *sn = d->rope_sin + (size_t) pos * half;
     for (int h = 0; h < n; h += hs)
         for (int j = 0; j < half; j++) {
@@ -100,10 +98,10 @@ rope (const ofr_decoder *d, float *vec, int n, int pos)
 static void
 rope_tables (ofr_decoder *d)
 {
-    int hs = d->c.head_size, half = hs / 2;
+    int rot = d->c.rotary_dim ? d->c.rotary_dim : d->c.head_size, half = rot / 2;
     for (int p = 0; p < d->max_seq; p++)
         for (int j = 0; j < half; j++) {
-            float freq = 1.0f / powf (d->c.rope_theta, (float) (2 * j) / (float) hs);
+            float freq = 1.0f / powf (d->c.rope_theta, (float) (2 * j) / (float) rot);
             float a = (float) p * freq;
             d->rope_cos[(size_t) p * half + j] = cosf (a);
             d->rope_sin[(size_t) p * half + j] = sinf (a);
@@ -114,6 +112,8 @@ static int
 alloc_buffers (ofr_decoder *d)
 {
     size_t B = (size_t) d->batch, S = (size_t) d->max_seq, L = (size_t) d->c.n_layers;
+    /* Scratch rows of one call: active rows, or positions of a block. */
+    size_t A = (size_t) (d->max_block > d->batch ? d->max_block : d->batch);
     size_t dim = (size_t) d->c.dim, kv = (size_t) d->c.kv_dim, h = (size_t) d->c.hidden_dim;
     size_t V = (size_t) d->c.vocab_size, half = (size_t) d->c.head_size / 2;
     d->len = ofr_calloc (B, sizeof *d->len);
@@ -125,28 +125,40 @@ alloc_buffers (ofr_decoder *d)
     d->kv_ok = ofr_calloc (B * L * S, 1);
     d->rope_cos = ofr_calloc (S * half, sizeof (float));
     d->rope_sin = ofr_calloc (S * half, sizeof (float));
-    d->xa = ofr_calloc (B * dim, sizeof (float));
-    d->xn = ofr_calloc (B * dim, sizeof (float));
-    d->qkv = ofr_calloc (B * (dim + 2 * kv), sizeof (float));
-    d->ao = ofr_calloc (B * dim, sizeof (float));
-    d->h13 = ofr_calloc (B * 2 * h, sizeof (float));
-    d->hg = ofr_calloc (B * h, sizeof (float));
-    d->lg = ofr_calloc (B * V, sizeof (float));
+    d->xa = ofr_calloc (A * dim, sizeof (float));
+    d->xn = ofr_calloc (A * dim, sizeof (float));
+    d->qkv = ofr_calloc (A * (dim + 2 * kv), sizeof (float));
+    d->ao = ofr_calloc (A * dim, sizeof (float));
+    d->h13 = ofr_calloc (A * 2 * h, sizeof (float));
+    d->hg = ofr_calloc (A * h, sizeof (float));
+    d->lg = ofr_calloc (A * V, sizeof (float));
     d->att = ofr_calloc ((size_t) d->kv_mul * S, sizeof (float));
     d->mark = ofr_calloc (B, 1);
+    d->brow = ofr_calloc (A, sizeof *d->brow);
+    d->xp = ofr_calloc (A * dim, sizeof (float));
     return d->len && d->cur && d->x && d->logits && d->kcache && d->vcache && d->kv_ok
         && d->rope_cos && d->rope_sin && d->xa && d->xn && d->qkv && d->ao && d->h13
-        && d->hg && d->lg && d->att && d->mark ? 0 : -1;
+        && d->hg && d->lg && d->att && d->mark && d->brow && d->xp ? 0 : -1;
 }
 
 int
 ofr_decoder_new (const ofr_llama *m, int batch, int max_seq, ofr_decoder **out,
                  char *err, size_t errlen)
 {
+    return ofr_decoder_new_block (m, batch, max_seq, 1, out, err, errlen);
+}
+
+int
+ofr_decoder_new_block (const ofr_llama *m, int batch, int max_seq, int max_block,
+                       ofr_decoder **out, char *err, size_t errlen)
+{
     *out = NULL;
     const ofr_llama_config *c = ofr_llama_config_of (m);
     if (max_seq == 0)
         max_seq = c->seq_len;
+    if (max_block < 1 || max_block > c->seq_len)
+        return ofr_errf (err, errlen, "%s: decoder blocks of %d positions (need 1 to "
+                         "seq_len %d)", ofr_llama_path (m), max_block, c->seq_len);
     if (batch <= 0 || max_seq < 0 || max_seq > c->seq_len)
         return ofr_errf (err, errlen, "%s: decoder for batch %d x %d positions (need "
                          "batch > 0 and 0 < positions <= seq_len %d)", ofr_llama_path (m),
@@ -158,6 +170,7 @@ ofr_decoder_new (const ofr_llama *m, int batch, int max_seq, ofr_decoder **out,
     d->c = *c;
     d->batch = batch;
     d->max_seq = max_seq;
+    d->max_block = max_block;
     d->kv_mul = c->n_heads / c->n_kv_heads;
     if (alloc_buffers (d)) {
         ofr_decoder_destroy (&d);
@@ -179,7 +192,7 @@ ofr_decoder_destroy (ofr_decoder **dp)
     ofr_decoder *d = *dp;
     void *bufs[] = { d->len, d->cur, d->x, d->logits, d->kcache, d->vcache, d->kv_ok,
                      d->rope_cos, d->rope_sin, d->xa, d->xn, d->qkv, d->ao, d->h13,
-                     d->hg, d->lg, d->att, d->mark };
+                     d->hg, d->lg, d->att, d->mark, d->brow, d->xp };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free (bufs[i]);
     free (d);
@@ -189,6 +202,7 @@ ofr_decoder_destroy (ofr_decoder **dp)
 const ofr_llama *ofr_decoder_model (const ofr_decoder *d) { return d->m; }
 int ofr_decoder_batch (const ofr_decoder *d) { return d->batch; }
 int ofr_decoder_max_seq (const ofr_decoder *d) { return d->max_seq; }
+int ofr_decoder_max_block (const ofr_decoder *d) { return d->max_block; }
 
 void
 ofr_decoder_reset (ofr_decoder *d, int row)
@@ -300,6 +314,9 @@ ofr_decoder_begin (ofr_decoder *d, const int *rows, const int *tokens, int n,
         d->cur[r] = pos;
         memcpy (d->x + (size_t) r * dim, ofr_llama_embedding (d->m) + (size_t) tokens[i] * dim,
                 dim * sizeof (float));
+        const float *wpe = ofr_llama_pos_embedding (d->m);   /* GPT-2 */
+        for (size_t j = 0; wpe && j < dim; j++)
+            d->x[(size_t) r * dim + j] += wpe[(size_t) pos * dim + j];
         for (int l = 0; l < d->c.n_layers; l++)
             ok_at (d, r, l)[pos] = 0;
     }
@@ -322,12 +339,13 @@ scatter (ofr_decoder *d, const int *rows, int n)
         memcpy (d->x + (size_t) rows[i] * dim, d->xa + i * dim, dim * sizeof (float));
 }
 
-/* Causal attention of one row's q [dim] over its cache of layer l; the
-   query heads sharing a kv head form one matmul. Writes out [dim]. */
+/* Causal attention of the query q [dim] at position pos of one row over
+   its cache of layer l; the query heads sharing a kv head form one
+   matmul. Writes out [dim]. */
 static void
-attend (ofr_decoder *d, int row, int l, const float *q, float *out)
+attend (ofr_decoder *d, int row, int l, int pos, const float *q, float *out)
 {
-    int hs = d->c.head_size, kv = d->c.kv_dim, G = d->kv_mul, T = d->cur[row] + 1;
+    int hs = d->c.head_size, kv = d->c.kv_dim, G = d->kv_mul, T = pos + 1;
     const float *K = kv_at (d, d->kcache, row, l, 0), *V = kv_at (d, d->vcache, row, l, 0);
     const uint8_t *ok = ok_at (d, row, l);
     float scale = 1.0f / sqrtf ((float) hs);
@@ -347,14 +365,14 @@ attend (ofr_decoder *d, int row, int l, const float *q, float *out)
     }
 }
 
-/* RoPE k (and q if given) at the row's position and store k, v. */
+/* RoPE k (and q if given) at position pos and store k, v there. */
 static void
-store_kv (ofr_decoder *d, int row, int l, float *q, float *k, const float *v)
+store_kv (ofr_decoder *d, int row, int l, int pos, float *q, float *k, const float *v)
 {
-    int pos = d->cur[row];
-    if (q)
+    if (q && d->c.arch != OFR_ARCH_GPT2)
         rope (d, q, d->c.dim, pos);
-    rope (d, k, d->c.kv_dim, pos);
+    if (d->c.arch != OFR_ARCH_GPT2)
+        rope (d, k, d->c.kv_dim, pos);
     memcpy (kv_at (d, d->kcache, row, l, pos), k, (size_t) d->c.kv_dim * sizeof (float));
     memcpy (kv_at (d, d->vcache, row, l, pos), v, (size_t) d->c.kv_dim * sizeof (float));
     ok_at (d, row, l)[pos] = 1;
@@ -367,38 +385,41 @@ add_into (float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
+/* rows[i] at position pos[i] (NULL: the token in flight); a row listed
+   several times must come in increasing positions (causal order). */
 static void
-attention_block (ofr_decoder *d, const ofr_llama_layer *w, int l, const int *rows, int n)
+attention_block (ofr_decoder *d, const ofr_llama_layer *w, int l, const int *rows,
+                 const int *pos, int n)
 {
     int dim = d->c.dim, kv = d->c.kv_dim, qn = dim + 2 * kv;
-    for (int i = 0; i < n; i++)
-        rmsnorm (d->xa + (size_t) i * dim, w->rms_att, d->xn + (size_t) i * dim, dim,
-                 d->c.norm_eps);
+    if (d->c.parallel_residual)
+        memcpy (d->xp, d->xa, (size_t) n * dim * sizeof (float));
+    ofr_dec_norm (&d->c, d->xa, w->rms_att, w->ln1_b, d->xn, n);
     matmul_wt (d->xn, n, dim, w->wqkv, qn, d->qkv);
+    ofr_dec_bias (d->qkv, w->bqkv, n, qn);
     for (int i = 0; i < n; i++) {
         float *q = d->qkv + (size_t) i * qn;
-        store_kv (d, rows[i], l, q, q + dim, q + dim + kv);
-        attend (d, rows[i], l, q, d->ao + (size_t) i * dim);
+        int p = pos ? pos[i] : d->cur[rows[i]];
+        store_kv (d, rows[i], l, p, q, q + dim, q + dim + kv);
+        attend (d, rows[i], l, p, q, d->ao + (size_t) i * dim);
     }
     matmul_wt (d->ao, n, dim, w->wo, dim, d->xn);
+    ofr_dec_bias (d->xn, w->bo, n, dim);
     add_into (d->xa, d->xn, (size_t) n * dim);
 }
 
 static void
 ffn_block (ofr_decoder *d, const ofr_llama_layer *w, int n)
 {
-    int dim = d->c.dim, h = d->c.hidden_dim;
-    for (int i = 0; i < n; i++)
-        rmsnorm (d->xa + (size_t) i * dim, w->rms_ffn, d->xn + (size_t) i * dim, dim,
-                 d->c.norm_eps);
-    matmul_wt (d->xn, n, dim, w->w13, 2 * h, d->h13);
-    for (int i = 0; i < n; i++) {
-        const float *h1 = d->h13 + (size_t) i * 2 * h, *h3 = h1 + h;
-        float *g = d->hg + (size_t) i * h;
-        for (int j = 0; j < h; j++)
-            g[j] = h1[j] / (1.0f + expf (-h1[j])) * h3[j];
-    }
+    int dim = d->c.dim, h = d->c.hidden_dim, hin = ofr_dec_mlp_in (&d->c);
+    /* A parallel residual's MLP reads the layer's input, not x + attn. */
+    ofr_dec_norm (&d->c, d->c.parallel_residual ? d->xp : d->xa, w->rms_ffn, w->ln2_b,
+                  d->xn, n);
+    matmul_wt (d->xn, n, dim, w->w13, hin, d->h13);
+    ofr_dec_bias (d->h13, w->b1, n, hin);
+    ofr_dec_mlp_act (&d->c, d->h13, d->hg, n);
     matmul_wt (d->hg, n, h, w->w2, dim, d->xn);
+    ofr_dec_bias (d->xn, w->b2, n, dim);
     add_into (d->xa, d->xn, (size_t) n * dim);
 }
 
@@ -421,7 +442,7 @@ ofr_decoder_layer (ofr_decoder *d, int l, const int *rows, int n, char *err, siz
         return 0;
     const ofr_llama_layer *w = ofr_llama_layer_weights (d->m, l);
     gather (d, rows, n);
-    attention_block (d, w, l, rows, n);
+    attention_block (d, w, l, rows, NULL, n);
     ffn_block (d, w, n);
     scatter (d, rows, n);
     return 0;
@@ -444,14 +465,13 @@ ofr_decoder_skip (ofr_decoder *d, int l, const int *rows, int n, ofr_kv_fill fil
     const ofr_llama_layer *w = ofr_llama_layer_weights (d->m, l);
     int dim = d->c.dim, kv = d->c.kv_dim;
     gather (d, rows, n);
-    for (int i = 0; i < n; i++)
-        rmsnorm (d->xa + (size_t) i * dim, w->rms_att, d->xn + (size_t) i * dim, dim,
-                 d->c.norm_eps);
+    ofr_dec_norm (&d->c, d->xa, w->rms_att, w->ln1_b, d->xn, n);
     /* Only the k and v rows of wqkv: [n][2 * kv]. */
     matmul_wt (d->xn, n, dim, w->wqkv + (size_t) dim * dim, 2 * kv, d->qkv);
+    ofr_dec_bias (d->qkv, w->bqkv ? w->bqkv + dim : NULL, n, 2 * kv);
     for (int i = 0; i < n; i++) {
         float *k = d->qkv + (size_t) i * 2 * kv;
-        store_kv (d, rows[i], l, NULL, k, k + kv);
+        store_kv (d, rows[i], l, d->cur[rows[i]], NULL, k, k + kv);
     }
     return 0;
 }
@@ -465,13 +485,53 @@ ofr_decoder_head (ofr_decoder *d, const int *rows, int n, char *err, size_t errl
         return 0;
     int dim = d->c.dim, V = d->c.vocab_size;
     gather (d, rows, n);
-    for (int i = 0; i < n; i++)
-        rmsnorm (d->xa + (size_t) i * dim, ofr_llama_final_norm (d->m),
-                 d->xn + (size_t) i * dim, dim, d->c.norm_eps);
+    ofr_dec_norm (&d->c, d->xa, ofr_llama_final_norm (d->m),
+                  ofr_llama_final_norm_bias (d->m), d->xn, n);
     matmul_wt (d->xn, n, dim, ofr_llama_classifier (d->m), V, d->lg);
     for (int i = 0; i < n; i++)
         memcpy (d->logits + (size_t) rows[i] * V, d->lg + (size_t) i * V,
                 (size_t) V * sizeof (float));
+    return 0;
+}
+
+int
+ofr_decoder_run_positions (ofr_decoder *d, int row, const int *pos, int n, int l0, int l1,
+                           float *h, char *err, size_t errlen)
+{
+    if (row < 0 || row >= d->batch || n < 1 || n > d->max_block || !pos || !h
+        || l0 < 0 || l0 > l1 || l1 > d->c.n_layers)
+        return ofr_errf (err, errlen, "decoder run_positions: row %d, %d positions (at "
+                         "most %d), layers [%d, %d) of %d", row, n, d->max_block, l0, l1,
+                         d->c.n_layers);
+    for (int i = 0; i < n; i++) {
+        if (pos[i] < 0 || pos[i] >= d->len[row] || (i > 0 && pos[i] <= pos[i - 1]))
+            return ofr_errf (err, errlen, "decoder run_positions: row %d position #%d = "
+                             "%d (want increasing positions below its length %d)", row,
+                             i, pos[i], d->len[row]);
+        d->brow[i] = row;
+    }
+    size_t dim = (size_t) d->c.dim;
+    memcpy (d->xa, h, (size_t) n * dim * sizeof (float));
+    for (int l = l0; l < l1; l++) {
+        const ofr_llama_layer *w = ofr_llama_layer_weights (d->m, l);
+        attention_block (d, w, l, d->brow, pos, n);
+        ffn_block (d, w, n);
+    }
+    memcpy (h, d->xa, (size_t) n * dim * sizeof (float));
+    return 0;
+}
+
+int
+ofr_decoder_head_states (ofr_decoder *d, const float *h, int n, float *logits,
+                         char *err, size_t errlen)
+{
+    if (n < 1 || n > d->max_block || !h || !logits)
+        return ofr_errf (err, errlen, "decoder head_states: %d states (at most %d)", n,
+                         d->max_block);
+    int dim = d->c.dim;
+    ofr_dec_norm (&d->c, h, ofr_llama_final_norm (d->m), ofr_llama_final_norm_bias (d->m),
+                  d->xn, n);
+    matmul_wt (d->xn, n, dim, ofr_llama_classifier (d->m), d->c.vocab_size, logits);
     return 0;
 }
 
@@ -563,16 +623,6 @@ ofr_decoder_score (ofr_decoder *d, int row, const int *ctx, int nctx,
     return 0;
 }
 
-static int
-argmax (const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i;
-    return best;
-}
-
 int
 ofr_decoder_greedy (ofr_decoder *d, int row, const int *prompt, int nprompt,
                     int max_new, int *out, int *n_out, int *layers_used,
@@ -589,8 +639,8 @@ ofr_decoder_greedy (ofr_decoder *d, int row, const int *prompt, int nprompt,
     if (prefill (d, row, prompt, nprompt, err, errlen))
         return -1;
     for (;;) {
-        int next = argmax (ofr_decoder_logits (d, row), d->c.vocab_size);
-        if (next == OFR_LLAMA_EOS || next == OFR_LLAMA_BOS)
+        int next = ofr_argmax (ofr_decoder_logits (d, row), d->c.vocab_size);
+        if (ofr_llama_is_stop (d->m, next))
             return 0;
         if (layers_used)
             layers_used[*n_out] = d->c.n_layers;

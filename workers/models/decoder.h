@@ -1,5 +1,6 @@
-/*  decoder.h -- KV-cached, layer-at-a-time inference of a Llama decoder
-    for a batch of independent sequences ("rows").
+/*  decoder.h -- KV-cached, layer-at-a-time inference of a decoder LM
+    (Llama, GPT-2 or GPT-NeoX blocks: llama.h `arch`) for a batch of
+    independent sequences ("rows").
 
     One token position at a time, so that a dynamic-inference driver can
     decide between layers:
@@ -45,6 +46,11 @@ typedef enum {
 int  ofr_decoder_new (const ofr_llama *m, int batch, int max_seq, ofr_decoder **out,
                       char *err, size_t errlen);
 
+/* The same, able to run up to max_block positions of one row in one call
+   (ofr_decoder_run_positions; ofr_decoder_new: max_block 1). */
+int  ofr_decoder_new_block (const ofr_llama *m, int batch, int max_seq, int max_block,
+                            ofr_decoder **out, char *err, size_t errlen);
+
 /* Free and set *d to NULL (no-op on NULL). */
 void ofr_decoder_destroy (ofr_decoder **d);
 
@@ -52,12 +58,14 @@ void ofr_decoder_destroy (ofr_decoder **d);
 const ofr_llama *ofr_decoder_model (const ofr_decoder *d);
 int  ofr_decoder_batch (const ofr_decoder *d);
 int  ofr_decoder_max_seq (const ofr_decoder *d);
+int  ofr_decoder_max_block (const ofr_decoder *d);
 
 /* Forget row's sequence (its next token goes to position 0). */
 void ofr_decoder_reset (ofr_decoder *d, int row);
 
 /* Make row dst hold the first n positions of row src (K/V of every layer
    and their presence), nothing in flight: a shared prefix computed once.
+   With src == dst it truncates the row to n positions.
    Returns 0 or -1 (bad rows, n > length(src)). */
 int  ofr_decoder_copy_prefix (ofr_decoder *d, int src, int dst, int n,
                               char *err, size_t errlen);
@@ -91,6 +99,22 @@ int  ofr_decoder_head (ofr_decoder *d, const int *rows, int n, char *err, size_t
    [dim] (read-only views owned by the decoder; NULL for a bad row). */
 const float *ofr_decoder_logits (const ofr_decoder *d, int row);
 const float *ofr_decoder_hidden (const ofr_decoder *d, int row);
+
+/* Run layers [l0, l1) on positions pos[0..n) of row at once (n <= the
+   decoder's max_block; increasing positions, each already begun, below
+   length(row)): h [n][dim] holds their hidden states entering layer l0
+   and receives those after layer l1 - 1; each layer stores K/V at every
+   position before the later ones attend (causal inside the block, over
+   the cache below). Matmuls see n rows (a verification block, lazily
+   recomputed positions). The token in flight (cur, hidden) is untouched.
+   Returns 0 or -1. */
+int  ofr_decoder_run_positions (ofr_decoder *d, int row, const int *pos, int n, int l0,
+                                int l1, float *h, char *err, size_t errlen);
+
+/* LM head (final RMSNorm + classifier) on n <= max_block states h [n][dim]
+   into logits [n][vocab]. Returns 0 or -1. */
+int  ofr_decoder_head_states (ofr_decoder *d, const float *h, int n, float *logits,
+                              char *err, size_t errlen);
 
 /* Whole-depth convenience: begin + every layer + head for rows[0..n).
    Returns 0 or -1. */

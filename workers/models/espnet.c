@@ -9,6 +9,7 @@
 #include "safetensors.h"
 #include "../engine/conv.h"
 #include "../../common/ofr_common.h"
+#include "../../common/ofr_paths.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,23 +289,10 @@ config_int (const ofr_jsonlite *cfg, const char *path, const char *key, int lo, 
 }
 
 /* "dir/leaf" in a new string, or NULL. */
-static char *
-path_join (const char *dir, const char *leaf)
-{
-    ofr_buf b;
-    ofr_buf_init (&b);
-    ofr_buf_printf (&b, "%s/%s", dir, leaf);
-    if (b.oom || !b.data) {
-        ofr_buf_free (&b);
-        return NULL;
-    }
-    return b.data;
-}
-
 static int
 read_config (const char *dir, ofr_espnet *m, char *err, size_t errlen)
 {
-    char *path = path_join (dir, "config.json");
+    char *path = ofr_path_join (dir, "config.json");
     char *text = NULL;
     size_t len = 0;
     ofr_jsonlite *cfg = NULL;
@@ -362,7 +350,7 @@ ofr_espnet_load (const char *dir, ofr_espnet **out, char *err, size_t errlen)
     if (!m)
         return ofr_errf (err, errlen, "%s: out of memory", dir);
     ofr_safetensors *st = NULL;
-    char *path = path_join (dir, "model.safetensors");
+    char *path = ofr_path_join (dir, "model.safetensors");
     loader L = { NULL, NULL, err, errlen };
     int rc = -1;
     if (!path) {

@@ -3,6 +3,7 @@
 #include "safetensors.h"
 #include "../text/bpe_bytes.h"
 #include "../../common/ofr_common.h"
+#include "../../common/ofr_paths.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -10,19 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static char *
-join (const char *dir, const char *leaf)
-{
-    ofr_buf b;
-    ofr_buf_init (&b);
-    ofr_buf_printf (&b, "%s/%s", dir, leaf);
-    if (b.oom) {
-        ofr_buf_free (&b);
-        return NULL;
-    }
-    return b.data;
-}
 
 static bool
 exists (const char *p)
@@ -34,7 +22,7 @@ exists (const char *p)
 bool
 ofr_hf_llama_probe (const char *dir)
 {
-    char *cfg = join (dir, "config.json");
+    char *cfg = ofr_path_join (dir, "config.json");
     json_t *root = cfg ? json_load_file (cfg, 0, NULL) : NULL;
     const char *mt = json_string_value (json_object_get (root, "model_type"));
     bool yes = mt && strcmp (mt, "llama") == 0;
@@ -167,6 +155,8 @@ read_config (const char *cfg, ofr_llama_config *c, ofr_hf_llama_info *info,
         else {
             c->shared_classifier = json_is_true (json_object_get (root,
                                                                   "tie_word_embeddings"));
+            c->bos_id = cfg_token (root, "bos_token_id");
+            c->eos_id = cfg_token (root, "eos_token_id");
             if (info) {
                 info->bos_id = cfg_token (root, "bos_token_id");
                 info->eos_id = cfg_token (root, "eos_token_id");
@@ -274,9 +264,9 @@ ofr_hf_llama_load (const char *dir, ofr_llama **out, ofr_hf_llama_info *info,
     *out = NULL;
     if (info)
         *info = (ofr_hf_llama_info) { -1, -1 };
-    char *cfg = join (dir, "config.json");
-    char *stp = join (dir, "model.safetensors");
-    char *idx = join (dir, "model.safetensors.index.json");
+    char *cfg = ofr_path_join (dir, "config.json");
+    char *stp = ofr_path_join (dir, "model.safetensors");
+    char *idx = ofr_path_join (dir, "model.safetensors.index.json");
     ofr_safetensors *st = NULL;
     ofr_llama *m = NULL;
     ofr_llama_config c;
@@ -312,7 +302,7 @@ ofr_hf_llama_tokenizer (const char *dir, int vocab_size, ofr_bpe_bytes **tok,
     *tok = NULL;
     if (note && notelen)
         note[0] = 0;
-    char *path = join (dir, "tokenizer.json");
+    char *path = ofr_path_join (dir, "tokenizer.json");
     if (!path)
         return ofr_errf (err, errlen, "out of memory");
     int rc = 0;

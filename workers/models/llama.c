@@ -21,6 +21,9 @@ struct ofr_llama {
     const float      *embedding;  /* [vocab][dim]                            */
     const float      *final_norm; /* [dim]                                   */
     const float      *classifier; /* [vocab][dim]                            */
+    float            *extra;      /* arch != LLAMA: biases and wpe           */
+    const float      *final_norm_b; /* [dim]                                 */
+    const float      *wpe;        /* GPT-2: [seq_len][dim]                   */
 };
 
 /* a * b into *out unless it exceeds limit (then -1). */
@@ -72,6 +75,7 @@ check_header (const char *path, const int32_t h[7], ofr_llama_config *c,
     if ((h[0] / h[3]) % 2 != 0)
         return ofr_errf (err, errlen, "%s: bad header: head size %ld is odd (RoPE "
                          "rotates pairs of dimensions)", path, (long) (h[0] / h[3]));
+    memset (c, 0, sizeof *c);
     c->dim = h[0];
     c->hidden_dim = h[1];
     c->n_layers = h[2];
@@ -84,6 +88,8 @@ check_header (const char *path, const int32_t h[7], ofr_llama_config *c,
     c->kv_dim = c->n_kv_heads * c->head_size;
     c->norm_eps = OFR_LLAMA_NORM_EPS;
     c->rope_theta = 10000.0f;
+    c->bos_id = OFR_LLAMA_BOS;
+    c->eos_id = OFR_LLAMA_EOS;
     return 0;
 }
 
@@ -115,7 +121,8 @@ kept_floats (const ofr_llama_config *c)
     return (size_t) c->vocab_size * (size_t) c->dim * (c->shared_classifier ? 1 : 2)
          + (size_t) c->n_layers * ((size_t) c->dim * 2
                                    + (size_t) c->dim * (size_t) (2 * c->dim + 2 * c->kv_dim)
-                                   + (size_t) c->dim * (size_t) c->hidden_dim * 3)
+                                   + (size_t) c->dim * (size_t) c->hidden_dim
+                                     * (c->arch ? 2 : 3))
          + (size_t) c->dim;
 }
 
@@ -145,7 +152,7 @@ layout (ofr_llama *m)
         w->wqkv = p;     p += (d + 2 * kv) * d;
         w->wo = p;       p += d * d;
         w->rms_ffn = p;  p += d;
-        w->w13 = p;      p += 2 * h * d;
+        w->w13 = p;      p += (c->arch ? 1 : 2) * h * d;
         w->w2 = p;       p += d * h;
     }
     m->final_norm = p;
@@ -289,6 +296,32 @@ ofr_llama_load (const char *path, ofr_llama **out, char *err, size_t errlen)
     return 0;
 }
 
+/* Biases (and GPT-2's position table) of the other block families. */
+static int
+layout_extra (ofr_llama *m)
+{
+    const ofr_llama_config *c = &m->c;
+    size_t d = (size_t) c->dim, kv = (size_t) c->kv_dim, h = (size_t) c->hidden_dim;
+    size_t per = 2 * d + (d + 2 * kv) + d + h + d;
+    size_t pos = c->arch == OFR_ARCH_GPT2 ? (size_t) c->seq_len * d : 0;
+    if (!(m->extra = ofr_calloc ((size_t) c->n_layers * per + d + pos, sizeof (float))))
+        return -1;
+    float *p = m->extra;
+    for (int l = 0; l < c->n_layers; l++) {
+        ofr_llama_layer *w = &m->layers[l];
+        w->ln1_b = p;  p += d;
+        w->ln2_b = p;  p += d;
+        w->bqkv = p;   p += d + 2 * kv;
+        w->bo = p;     p += d;
+        w->b1 = p;     p += h;
+        w->b2 = p;     p += d;
+    }
+    m->final_norm_b = p;
+    p += d;
+    m->wpe = pos ? p : NULL;
+    return 0;
+}
+
 int
 ofr_llama_new (const ofr_llama_config *cin, const char *path, ofr_llama **out,
                char *err, size_t errlen)
@@ -312,6 +345,22 @@ ofr_llama_new (const ofr_llama_config *cin, const char *path, ofr_llama **out,
                          "and > 1)", path, (double) cin->norm_eps, (double) cin->rope_theta);
     c.norm_eps = cin->norm_eps;
     c.rope_theta = cin->rope_theta;
+    if (cin->arch < OFR_ARCH_LLAMA || cin->arch > OFR_ARCH_NEOX
+        || cin->act < OFR_MLP_SWIGLU || cin->act > OFR_MLP_GELU_TANH
+        || (cin->arch != OFR_ARCH_LLAMA) != (cin->act != OFR_MLP_SWIGLU)
+        || cin->rotary_dim < 0 || cin->rotary_dim > c.head_size || cin->rotary_dim % 2)
+        return ofr_errf (err, errlen, "%s: bad block family %d / activation %d / rotary "
+                         "dims %d (head size %d)", path, cin->arch, cin->act,
+                         cin->rotary_dim, c.head_size);
+    c.arch = cin->arch;
+    c.act = cin->act;
+    c.rotary_dim = cin->rotary_dim;
+    c.parallel_residual = cin->parallel_residual;
+    /* Both 0: a config that does not name them (llama2.c ids). */
+    if (cin->arch != OFR_ARCH_LLAMA || cin->bos_id || cin->eos_id) {
+        c.bos_id = cin->bos_id;
+        c.eos_id = cin->eos_id;
+    }
     if (file_floats (&c, &nf) || nf > SIZE_MAX / 4)
         return ofr_errf (err, errlen, "%s: shapes imply an impossible size", path);
     ofr_llama *m = ofr_calloc (1, sizeof *m);
@@ -327,6 +376,10 @@ ofr_llama_new (const ofr_llama_config *cin, const char *path, ofr_llama **out,
                          kept_floats (&c));
     }
     layout (m);
+    if (c.arch != OFR_ARCH_LLAMA && layout_extra (m)) {
+        ofr_llama_destroy (&m);
+        return ofr_errf (err, errlen, "%s: out of memory for the biases", path);
+    }
     *out = m;
     return 0;
 }
@@ -337,6 +390,7 @@ ofr_llama_destroy (ofr_llama **m)
     if (!m || !*m)
         return;
     free ((*m)->data);
+    free ((*m)->extra);
     free ((*m)->layers);
     free ((*m)->path);
     free (*m);
@@ -352,6 +406,14 @@ const char *ofr_llama_path (const ofr_llama *m) { return m->path; }
 const float *ofr_llama_embedding (const ofr_llama *m) { return m->embedding; }
 const float *ofr_llama_final_norm (const ofr_llama *m) { return m->final_norm; }
 const float *ofr_llama_classifier (const ofr_llama *m) { return m->classifier; }
+const float *ofr_llama_final_norm_bias (const ofr_llama *m) { return m->final_norm_b; }
+const float *ofr_llama_pos_embedding (const ofr_llama *m) { return m->wpe; }
+
+bool
+ofr_llama_is_stop (const ofr_llama *m, int token)
+{
+    return token >= 0 && (token == m->c.eos_id || token == m->c.bos_id);
+}
 
 const ofr_llama_layer *
 ofr_llama_layer_weights (const ofr_llama *m, int l)
@@ -363,7 +425,7 @@ double
 ofr_llama_layer_macs (const ofr_llama *m, int ctx_len)
 {
     double d = m->c.dim, kv = m->c.kv_dim, h = m->c.hidden_dim, T = ctx_len;
-    return d * (d + 2 * kv) + d * d + 3 * d * h + 2 * d * T;
+    return d * (d + 2 * kv) + d * d + (m->c.arch ? 2 : 3) * d * h + 2 * d * T;
 }
 
 double
@@ -372,6 +434,15 @@ ofr_llama_layer_flops (const ofr_llama *m, int ctx_len)
     double d = m->c.dim, kv = m->c.kv_dim, h = m->c.hidden_dim, T = ctx_len;
     double H = m->c.n_heads;
     double elementwise = 2 * 4 * d + 3 * (d + kv) + 5 * H * T + 5 * h + 2 * d;
+    if (m->c.arch != OFR_ARCH_LLAMA) {
+        /* gptx.h: LayerNorms 7*d, RoPE on the rotated share, GELU 8*h,
+           biases (d + 2kv) + d + h + d, residual adds. */
+        double rot = m->c.arch == OFR_ARCH_GPT2 ? 0
+                   : (double) (m->c.rotary_dim ? m->c.rotary_dim : m->c.head_size)
+                     / m->c.head_size;
+        elementwise = 2 * 7 * d + 3 * (d + kv) * rot + 5 * H * T + 8 * h
+                    + (3 * d + 2 * kv + h) + 2 * d;
+    }
     return 2 * ofr_llama_layer_macs (m, ctx_len) + elementwise;
 }
 
@@ -379,12 +450,15 @@ double
 ofr_llama_head_flops (const ofr_llama *m, bool with_softmax)
 {
     double d = m->c.dim, V = m->c.vocab_size;
-    return 4 * d + 2 * d * V + (with_softmax ? 5 * V : 0);
+    return (m->c.arch ? 7 : 4) * d + 2 * d * V + (with_softmax ? 5 * V : 0);
 }
 
 double
 ofr_llama_kv_fill_flops (const ofr_llama *m)
 {
     double d = m->c.dim, kv = m->c.kv_dim;
+    if (m->c.arch != OFR_ARCH_LLAMA)
+        return 7 * d + 2 * d * 2 * kv + 2 * kv
+             + (m->c.arch == OFR_ARCH_NEOX ? 3 * kv : 0);
     return 4 * d + 2 * d * 2 * kv + 3 * kv;
 }

@@ -35,7 +35,20 @@ typedef struct {
     bool shared_classifier;/* classifier == token embedding                  */
     float norm_eps;        /* RMSNorm epsilon (llama2.c: OFR_LLAMA_NORM_EPS)  */
     float rope_theta;      /* RoPE base (llama2.c: 10000)                     */
+    /* Other block families (gptx.h); all zero for Llama. */
+    int   arch;            /* OFR_ARCH_*                                      */
+    int   act;             /* OFR_MLP_* of the MLP                            */
+    int   rotary_dim;      /* leading dims of each head RoPE turns (0: all)   */
+    bool  parallel_residual; /* x + attn(ln1 x) + mlp(ln2 x)                  */
+    int   bos_id, eos_id;  /* ids greedy stops at (-1: none; llama2.c 1, 2;
+                              both 0 in ofr_llama_new's input: 1, 2)        */
 } ofr_llama_config;
+
+/* Block families: Llama (RMSNorm, RoPE, SwiGLU, no biases); GPT-2
+   (LayerNorm, learned positions, GELU MLP, biases); GPT-NeoX (LayerNorm,
+   partial RoPE, GELU MLP, biases, parallel residual). */
+enum { OFR_ARCH_LLAMA = 0, OFR_ARCH_GPT2 = 1, OFR_ARCH_NEOX = 2 };
+enum { OFR_MLP_SWIGLU = 0, OFR_MLP_GELU = 1, OFR_MLP_GELU_TANH = 2 };
 
 /* One layer's weights, regrouped at load time (pointers into the model). */
 typedef struct {
@@ -45,6 +58,13 @@ typedef struct {
     const float *rms_ffn;  /* [dim]                                          */
     const float *w13;      /* [2 * hidden][dim]: rows of w1 then w3           */
     const float *w2;       /* [dim][hidden]                                  */
+    /* arch != LLAMA (else NULL): LayerNorm biases and matmul biases; w13
+       then holds only the [hidden][dim] up projection (no gate). */
+    const float *ln1_b, *ln2_b;   /* [dim]                                   */
+    const float *bqkv;     /* [dim + 2 * kv_dim]                             */
+    const float *bo;       /* [dim]                                          */
+    const float *b1;       /* [hidden]                                       */
+    const float *b2;       /* [dim]                                          */
 } ofr_llama_layer;
 
 /* RMSNorm epsilon of llama2.c (model.py's norm_eps default). */
@@ -59,7 +79,9 @@ enum { OFR_LLAMA_UNK = 0, OFR_LLAMA_BOS = 1, OFR_LLAMA_EOS = 2 };
 int  ofr_llama_load (const char *path, ofr_llama **out, char *err, size_t errlen);
 
 /* A zero-filled model of shape c (dim .. seq_len, shared_classifier,
-   norm_eps and rope_theta; head_size and kv_dim are derived), checked as a
+   norm_eps, rope_theta and the block-family fields arch .. eos_id; head_size
+   and kv_dim are derived; arch != LLAMA also gets the bias views of
+   ofr_llama_layer and ofr_llama_final_norm_bias), checked as a
    llama2.c header is, for loaders of other formats (hf_llama.c) and
    generated benchmarks. They fill the weights through the views of
    ofr_llama_layer_weights etc., casting the const away: the model owns
@@ -92,6 +114,15 @@ const ofr_llama_layer *ofr_llama_layer_weights (const ofr_llama *m, int l);
 const float *ofr_llama_embedding (const ofr_llama *m);
 const float *ofr_llama_final_norm (const ofr_llama *m);
 const float *ofr_llama_classifier (const ofr_llama *m);
+
+/* arch != LLAMA: the final LayerNorm bias [dim]; GPT-2: the learned
+   position embedding [seq_len][dim]. NULL otherwise. */
+const float *ofr_llama_final_norm_bias (const ofr_llama *m);
+const float *ofr_llama_pos_embedding (const ofr_llama *m);
+
+/* Whether greedy decoding stops before token: the config's eos_id or
+   bos_id. */
+bool ofr_llama_is_stop (const ofr_llama *m, int token);
 
 /*  Analytic cost of one token position (docs/FLOPS.md).
     Matmuls count 2 FLOPs per multiply-add. With d = dim, kv = kv_dim,

@@ -1,5 +1,7 @@
 /*  llama_model.c -- see llama_model.h. */
 #include "llama_model.h"
+#include "hf_llama_model.h"
+#include "../text/dec_tok.h"
 #include "../../common/ofr_common.h"
 
 #include <dirent.h>
@@ -11,6 +13,7 @@ typedef struct {
     ofr_model        base;
     ofr_llama       *llama;
     ofr_bpe_llama2c *tok;
+    ofr_dec_tok     *dtok;        /* a view of tok                          */
 } llama_model;
 
 static bool
@@ -127,6 +130,7 @@ lm_destroy (ofr_model *m)
 {
     llama_model *self = (llama_model *) m;
     ofr_llama_destroy (&self->llama);
+    ofr_dec_tok_destroy (&self->dtok);
     ofr_bpe_llama2c_destroy (&self->tok);
     free (self->base.name);
     free (self);
@@ -210,7 +214,8 @@ ofr_llama_model_open (const char *dir, ofr_model **out, char *err, size_t errlen
     }
     self->base.ops = &s_llama_ops;
     if (ofr_llama_load (ck, &self->llama, err, errlen) != 0
-        || ofr_bpe_llama2c_load (tk, &self->tok, err, errlen) != 0)
+        || ofr_bpe_llama2c_load (tk, &self->tok, err, errlen) != 0
+        || ofr_dec_tok_wrap_llama2c (self->tok, &self->dtok, err, errlen) != 0)
         goto out;
     if (ofr_bpe_llama2c_vocab_size (self->tok) != ofr_llama_vocab_size (self->llama)) {
         ofr_errf (err, errlen, "%s has %d tokens but %s has vocab_size %d: not this "
@@ -239,4 +244,26 @@ const ofr_bpe_llama2c *
 ofr_llama_model_tokenizer (const ofr_model *m)
 {
     return m && m->ops == &s_llama_ops ? ((const llama_model *) m)->tok : NULL;
+}
+
+int
+ofr_decoder_model_parts (const ofr_model *m, const ofr_llama **llama,
+                         const ofr_dec_tok **tok, char *err, size_t errlen)
+{
+    *llama = NULL;
+    *tok = NULL;
+    if (m && m->ops == &s_llama_ops) {
+        *llama = ((const llama_model *) m)->llama;
+        *tok = ((const llama_model *) m)->dtok;
+    } else if (ofr_hf_llama_model_llama (m)) {
+        *llama = ofr_hf_llama_model_llama (m);
+        *tok = ofr_hf_llama_model_dec_tok (m);
+        if (!*tok)
+            return ofr_errf (err, errlen, "model %s: %s (the decoder driver needs text)",
+                             m->name, ofr_hf_llama_model_note (m));
+    }
+    if (!*llama)
+        return ofr_errf (err, errlen, "model %s: not a decoder the decoder driver knows "
+                         "(llama2c, hf-llama, hf-gpt2, hf-gpt-neox)", m ? m->name : "?");
+    return 0;
 }

@@ -33,4 +33,12 @@ int  ofr_llama_model_open (const char *dir, ofr_model **out, char *err, size_t e
 const ofr_llama       *ofr_llama_model_llama (const ofr_model *m);
 const ofr_bpe_llama2c *ofr_llama_model_tokenizer (const ofr_model *m);
 
+/* The weights and tokenizer of any decoder model: llama2.c directories
+   and Hugging Face ones (hf_llama_model.h). Returns 0, or -1 naming the
+   model when it is not a decoder or has no tokenizer.json (token ids
+   only). */
+typedef struct ofr_dec_tok ofr_dec_tok;
+int  ofr_decoder_model_parts (const ofr_model *m, const ofr_llama **llama,
+                              const ofr_dec_tok **tok, char *err, size_t errlen);
+
 #endif

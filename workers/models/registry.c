@@ -6,7 +6,8 @@
     BERT family -> the encoder runtime; "architecture" starting with
     "espnet" -> the CNN segmenter (once `offramp import` made it). A
     CTranslate2 directory (model.bin + vocabularies, config.json optional)
-    -> the encoder-decoder (seq2seq_model.h). */
+    or a Hugging Face Marian / T5 one (model_type marian|t5 +
+    model.safetensors, hf_s2s.h) -> the encoder-decoder (seq2seq_model.h). */
 #include "../model.h"
 #include "../../common/ofr_common.h"
 #include "../../common/ofr_paths.h"
@@ -73,7 +74,7 @@ open_dir (const char *dir, ofr_model **out, char *err, size_t errlen)
         return ofr_seq2seq_model_open (dir, out, err, errlen);
     if (ofr_llama_model_probe (dir))   /* llama2.c: checkpoint + tokenizer .bin */
         return ofr_llama_model_open (dir, out, err, errlen);
-    if (ofr_hf_llama_probe (dir))      /* config.json model_type "llama" */
+    if (ofr_hf_decoder_probe (dir))    /* model_type llama, gpt2, gpt_neox */
         return ofr_hf_llama_model_open (dir, out, err, errlen);
     switch (dir_family (dir, err, errlen)) {
     case FAMILY_ENCODER: return ofr_encoder_open (dir, out, err, errlen);

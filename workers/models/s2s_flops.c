@@ -13,10 +13,11 @@ act_cost (const ofr_seq2seq *m)
     }
 }
 
+/* Gated (T5 gated-*): a second input projection 2dF and the product F. */
 static double
 ffn_flops (const ofr_seq2seq *m, double n, double d, double F)
 {
-    return n * (4 * d * F + F + d + act_cost (m) * F);
+    return n * (4 * d * F + F + d + act_cost (m) * F + (m->gated ? 2 * d * F + F : 0));
 }
 
 double

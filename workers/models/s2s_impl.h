@@ -42,7 +42,27 @@ struct ofr_seq2seq {
     int          src_unk, src_bos, src_eos, bos, eos;
     bool         add_src_bos, add_src_eos;
     size_t       params;
+    /* Hugging Face layouts (hf_s2s.h): post-norm layers (LN after each
+       residual, no final norms when enc_norm.g / dec_norm.g are NULL),
+       HF Marian's sinusoids (positions from 0, sin half then cos half,
+       frequencies 1e4^(-2j/d)), a position limit (0: none), and the
+       tensors and copies the model owns. */
+    bool         post_norm;
+    int          pos_layout;              /* S2S_POS_*                       */
+    int          max_pos;
+    struct ofr_hf_s2s *hf;
+    /* T5: RMS norms (x / rms * g, no bias), gated FFN (ff_in holds
+       [wi_0; wi_1]: act (wi_0 x) * wi_1 x), attention scores scaled by
+       attn_scale (0: 1/sqrt(head_dim); T5 1) plus a relative position bias
+       [rel_buckets][heads] shared by all layers (encoder bidirectional,
+       decoder self-attention causal; NULL: none). */
+    bool         rms, gated;
+    float        attn_scale;
+    const float *rel_enc, *rel_dec;
+    int          rel_buckets, rel_max;
 };
+
+enum { S2S_POS_CT2 = 0, S2S_POS_MARIAN = 1, S2S_POS_NONE = 2 };
 
 int  ofr_s2s_load_weights (ofr_seq2seq *m, char *err, size_t errlen);   /* seq2seq_load.c */
 

@@ -17,6 +17,7 @@
       EOS) and the best is returned.
     Greedy search is the argmax of the same log probabilities. */
 #include "seq2seq.h"
+#include "s2s_rank.h"
 #include "../engine/ops.h"
 #include "../../common/ofr_common.h"
 
@@ -61,12 +62,6 @@ log_probs (const ofr_s2s_state *st, int r, int step, int min_length, float *lp)
 }
 
 /* length_penalty normalisation (finalize_hypothesis_score). */
-static float
-normalise (float score, int len, float lp)
-{
-    return len > 0 ? score / powf ((float) len, lp) : score;
-}
-
 static int
 greedy (ofr_s2s_state *st, const ofr_s2s_opts *o, float *lp, int *out, int cap,
         int *n_out, float *score, char *err, size_t errlen)
@@ -87,30 +82,8 @@ greedy (ofr_s2s_state *st, const ofr_s2s_opts *o, float *lp, int *out, int cap,
         tok = best;
     }
     *n_out = n;
-    *score = normalise (sum, n, o->length_penalty);
+    *score = ofr_s2s_length_norm (sum, n, o->length_penalty);
     return 0;
-}
-
-typedef struct {
-    float score;
-    int   parent, tok;
-} cand;
-
-/* The k best of v[0..n) (value descending, index ascending on ties). */
-static void
-top_k (const float *v, int n, int V, int k, cand *c)
-{
-    int have = 0;
-    for (int i = 0; i < n; i++) {
-        if (have == k && !(v[i] > c[k - 1].score))
-            continue;
-        int j = have < k ? have++ : k - 1;
-        while (j > 0 && v[i] > c[j - 1].score) {
-            c[j] = c[j - 1];
-            j--;
-        }
-        c[j] = (cand) { v[i], i / V, i % V };
-    }
 }
 
 typedef struct {
@@ -121,7 +94,7 @@ typedef struct {
 } beams;
 
 static void
-register_hyp (beams *b, const cand *c, int step, int eos)
+register_hyp (beams *b, const ofr_s2s_cand *c, int step, int eos)
 {
     int h = b->nh++;
     int *dst = b->htok + (size_t) h * b->maxlen;
@@ -133,7 +106,7 @@ register_hyp (beams *b, const cand *c, int step, int eos)
 }
 
 static int
-beam_loop (ofr_s2s_state *st, const ofr_s2s_opts *o, beams *b, float *lp, cand *c,
+beam_loop (ofr_s2s_state *st, const ofr_s2s_opts *o, beams *b, float *lp, ofr_s2s_cand *c,
            char *err, size_t errlen)
 {
     const ofr_seq2seq *m = ofr_s2s_model (st);
@@ -151,7 +124,7 @@ beam_loop (ofr_s2s_state *st, const ofr_s2s_opts *o, beams *b, float *lp, cand *
             for (int v = 0; v < V; v++)
                 row[v] += score[r];
         }
-        top_k (lp, alive * V, V, K, c);
+        ofr_s2s_top_k (lp, alive * V, V, K, c);
         bool last = step + 1 == o->max_length;
         int secondary = b->beam;
         for (int k = 0; k < b->beam; k++) {
@@ -172,7 +145,7 @@ beam_loop (ofr_s2s_state *st, const ofr_s2s_opts *o, beams *b, float *lp, cand *
         if (done)
             return 0;
         for (int k = 0; k < b->beam; k++) {
-            const cand *x = &c[next[k]];
+            const ofr_s2s_cand *x = &c[next[k]];
             parents[k] = x->parent;
             memcpy (b->seq2 + (size_t) k * b->maxlen, b->seq + (size_t) x->parent * b->maxlen,
                     (size_t) step * sizeof *b->seq);
@@ -199,7 +172,7 @@ beam_search (ofr_s2s_state *st, const ofr_s2s_opts *o, float *lp, int *out, int 
     b.htok = ofr_calloc (2 * B * L, sizeof *b.htok);
     b.hlen = ofr_calloc (2 * B, sizeof *b.hlen);
     b.hscore = ofr_calloc (2 * B, sizeof *b.hscore);
-    cand *c = ofr_calloc (2 * B, sizeof *c);
+    ofr_s2s_cand *c = ofr_calloc (2 * B, sizeof *c);
     int rc = b.seq && b.seq2 && b.htok && b.hlen && b.hscore && c ? 0
              : ofr_errf (err, errlen, "beam search: out of memory");
     if (rc == 0)
@@ -207,7 +180,7 @@ beam_search (ofr_s2s_state *st, const ofr_s2s_opts *o, float *lp, int *out, int 
     int best = -1;
     float best_score = 0;
     for (int h = 0; rc == 0 && h < b.nh; h++) {
-        float s = normalise (b.hscore[h], b.hlen[h], o->length_penalty);
+        float s = ofr_s2s_length_norm (b.hscore[h], b.hlen[h], o->length_penalty);
         if (best < 0 || s > best_score) {
             best = h;
             best_score = s;

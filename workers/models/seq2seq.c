@@ -7,7 +7,10 @@
     with fused [Q;K;V] (self) and [K;V] (cross) projections, queries scaled
     by 1/sqrt(head_dim), and sinusoidal positions: row p is
     concat (sin ((p+1) * t_j), cos ((p+1) * t_j)), t_j = exp (-j log(1e4) /
-    (d/2 - 1)), j < d/2 (generate_sinusoidal_position_encoding). */
+    (d/2 - 1)), j < d/2 (generate_sinusoidal_position_encoding).
+    The Hugging Face layouts (hf_s2s.h, fields in s2s_impl.h) switch in
+    post-norm (LN after the residual), RMS norms, Marian's sinusoids or
+    none, T5's unscaled scores + relative position bias and gated FFN. */
 #include "s2s_impl.h"
 #include "../engine/ops.h"
 #include "../../common/ofr_common.h"
@@ -22,8 +25,8 @@ struct ofr_s2s_state {
     int    rows, max_src, max_tgt, n_src, mrow;   /* mrow = max(rows, max_src) */
     float *pos;          /* [max(max_src, max_tgt)][d] sinusoids (or NULL)   */
     float *pos_e;        /* [max_src][de] the encoder's sinusoids             */
-    float *mem;          /* [max_src][de] encoder output                      */
-    float *xkv;          /* [n_dec][max_src][2d] cross-attention K|V         */
+    float *mem;          /* [src_cap][de] encoder output                      */
+    float *xkv;          /* [n_dec][src_cap][2d] cross-attention K|V         */
     float *kc, *vc;      /* [n_dec][rows][max_tgt][d] self-attention caches  */
     float *kc2, *vc2;    /* reorder targets (swapped with kc/vc)             */
     float *x, *x2;       /* [rows][d] hidden state (x2: reorder target)      */
@@ -33,16 +36,25 @@ struct ofr_s2s_state {
     bool   masked;       /* some entry is 0 since the last encode             */
     float *logits, *lbuf; /* [rows][vocab] per row; lbuf: sgemm output        */
     float *xb, *hb, *big, *ctx, *tmp, *scores;    /* scratch                 */
+    /* Sources encoded together (ofr_s2s_encode_slots): slot k is rows
+       soff[k] .. + slen[k] of mem / xkv; decoder row r reads slot srow[r]. */
+    int    n_slots, src_cap;
+    int   *soff, *slen, *srow, *srow2;
 };
 
+/* HF Marian (MarianSinusoidalPositionalEmbedding): position p from 0,
+   frequency 1e4^(-2j/d) -- the same sin | cos halves, another schedule. */
 static void
-sinusoids (float *pos, int n, int d)
+sinusoids (float *pos, int n, int d, int layout)
 {
     int half = d / 2;
-    float inc = logf (10000.f) / (float) (half - 1);
+    bool hf = layout == S2S_POS_MARIAN;
+    if (layout == S2S_POS_NONE)          /* T5: relative biases only (zeros) */
+        return;
+    float inc = hf ? logf (10000.f) * 2.f / (float) d : logf (10000.f) / (float) (half - 1);
     for (int p = 0; p < n; p++)
         for (int j = 0; j < half; j++) {
-            float t = (float) (p + 1) * expf (-inc * (float) j);
+            float t = (float) (p + !hf) * expf (-inc * (float) j);
             pos[(size_t) p * d + j] = sinf (t);
             pos[(size_t) p * d + half + j] = cosf (t);
         }
@@ -62,6 +74,10 @@ ofr_s2s_state_destroy (ofr_s2s_state **sp)
     free (s->len2);
     free (s->kvm);
     free (s->kvm2);
+    free (s->soff);
+    free (s->slen);
+    free (s->srow);
+    free (s->srow2);
     free (s);
     *sp = NULL;
 }
@@ -78,10 +94,19 @@ int
 ofr_s2s_state_new (const ofr_seq2seq *m, int rows, int max_src, int max_tgt,
                    ofr_s2s_state **out, char *err, size_t errlen)
 {
+    return ofr_s2s_state_new_slots (m, rows, 1, max_src, max_src, max_tgt, out, err, errlen);
+}
+
+int
+ofr_s2s_state_new_slots (const ofr_seq2seq *m, int rows, int slots, int max_src,
+                         int src_total, int max_tgt, ofr_s2s_state **out,
+                         char *err, size_t errlen)
+{
     *out = NULL;
-    if (rows < 1 || rows > 4096 || max_src < 1 || max_src > 65536 || max_tgt < 1 || max_tgt > 65536)
-        return ofr_errf (err, errlen, "seq2seq state: bad sizes (rows %d, source %d, target %d)",
-                         rows, max_src, max_tgt);
+    if (rows < 1 || rows > 4096 || max_src < 1 || max_src > 65536 || max_tgt < 1 || max_tgt > 65536
+        || slots < 1 || slots > 4096 || src_total < max_src || src_total > (1 << 24))
+        return ofr_errf (err, errlen, "seq2seq state: bad sizes (rows %d, slots %d, source %d, "
+                         "all sources %d, target %d)", rows, slots, max_src, src_total, max_tgt);
     if ((m->src_pos && max_src > m->n_src_pos) || (m->tgt_pos && max_tgt > m->n_tgt_pos))
         return ofr_errf (err, errlen, "seq2seq state: the model has learned positions for "
                          "%d source / %d target tokens only", m->n_src_pos, m->n_tgt_pos);
@@ -92,16 +117,17 @@ ofr_s2s_state_new (const ofr_seq2seq *m, int rows, int max_src, int max_tgt,
     size_t S = (size_t) max_src, P = S > T ? S : T, M = R > S ? R : S;
     /* Scratch serves both sides: the wider model width, the widest FFN. */
     size_t dmax = (size_t) (m->de > m->d ? m->de : m->d);
-    size_t wide = 3 * dmax;
-    wide = (size_t) m->ffn > wide ? (size_t) m->ffn : wide;
-    wide = (size_t) m->ffn_e > wide ? (size_t) m->ffn_e : wide;
+    size_t wide = 3 * dmax, g = m->gated ? 2 : 1;       /* gated: [wi_0 | wi_1] */
+    wide = g * (size_t) m->ffn > wide ? g * (size_t) m->ffn : wide;
+    wide = g * (size_t) m->ffn_e > wide ? g * (size_t) m->ffn_e : wide;
     bool oom = false;
+    size_t C = (size_t) src_total;
     *s = (ofr_s2s_state) { .m = m, .rows = rows, .max_src = max_src, .max_tgt = max_tgt,
-                           .mrow = (int) M };
+                           .mrow = (int) M, .n_slots = slots, .src_cap = src_total };
     s->pos = fl (P, d, &oom);
     s->pos_e = fl (S, (size_t) m->de, &oom);
-    s->mem = fl (S, dmax, &oom);
-    s->xkv = fl (L * S, 2 * d, &oom);
+    s->mem = fl (C, dmax, &oom);
+    s->xkv = fl (L * C, 2 * d, &oom);
     s->kc = fl (L * R * T, d, &oom);
     s->vc = fl (L * R * T, d, &oom);
     s->kc2 = fl (L * R * T, d, &oom);
@@ -120,13 +146,18 @@ ofr_s2s_state_new (const ofr_seq2seq *m, int rows, int max_src, int max_tgt,
     s->len2 = ofr_calloc (R, sizeof *s->len2);
     s->kvm = ofr_calloc (L * R * T, 1);
     s->kvm2 = ofr_calloc (L * R * T, 1);
-    if (oom || !s->len || !s->len2 || !s->kvm || !s->kvm2) {
+    s->soff = ofr_calloc ((size_t) slots, sizeof *s->soff);
+    s->slen = ofr_calloc ((size_t) slots, sizeof *s->slen);
+    s->srow = ofr_calloc (R, sizeof *s->srow);
+    s->srow2 = ofr_calloc (R, sizeof *s->srow2);
+    if (oom || !s->len || !s->len2 || !s->kvm || !s->kvm2 || !s->soff || !s->slen || !s->srow
+        || !s->srow2) {
         ofr_s2s_state_destroy (&s);
         return ofr_errf (err, errlen, "seq2seq state: out of memory (%d rows x %d positions)",
                          rows, max_tgt);
     }
-    sinusoids (s->pos, (int) P, m->d);
-    sinusoids (s->pos_e, (int) S, m->de);
+    sinusoids (s->pos, (int) P, m->d, m->pos_layout);
+    sinusoids (s->pos_e, (int) S, m->de, m->pos_layout);
     *out = s;
     return 0;
 }
@@ -142,17 +173,58 @@ ofr_s2s_logits (const ofr_s2s_state *s, int row)
     return row >= 0 && row < s->rows ? s->logits + (size_t) row * s->m->tgt.n : NULL;
 }
 
+/* T5's relative position bias for one attention call: query i (position
+   q0 + i) and key j get table[bucket (j - q0 - i)][h] (NULL: none). */
+typedef struct { const float *table; int buckets, max, q0; bool bidir; } s2s_rel;
+
+/* HF T5Attention._relative_position_bucket, in float32 as torch runs it. */
+static int
+rel_bucket (int rel, bool bidir, int nb, int max_distance)
+{
+    int b = 0;
+    if (bidir) {
+        nb /= 2;
+        b = rel > 0 ? nb : 0;
+        rel = rel < 0 ? -rel : rel;
+    } else
+        rel = rel < 0 ? -rel : 0;
+    int exact = nb / 2;
+    if (rel < exact)
+        return b + rel;
+    float c = (float) log ((double) max_distance / exact);
+    int large = exact + (int) (logf ((float) rel / (float) exact) / c * (float) (nb - exact));
+    return b + (large < nb - 1 ? large : nb - 1);
+}
+
+static void
+rel_add (const s2s_rel *rel, int heads, int h, int tq, int tk, float *scores)
+{
+    if (!rel || !rel->table)
+        return;
+    for (int i = 0; i < tq; i++)
+        for (int j = 0; j < tk; j++)
+            scores[(size_t) i * tk + j] += rel->table[(size_t) rel_bucket (j - rel->q0 - i,
+                rel->bidir, rel->buckets, rel->max) * heads + h];
+}
+
+static float
+qscale (const ofr_seq2seq *m, int dh)
+{
+    return m->attn_scale > 0 ? m->attn_scale : 1.0f / sqrtf ((float) dh);
+}
+
 /*  Multi-head attention of tq queries (row stride ldq) over tk keys and
     values (stride ldkv), no mask: out[tq][ldo]. Two sgemms per head. */
 static void
-attend (int heads, int dh, const float *q, int ldq, const float *k, const float *v,
-        int ldkv, int tq, int tk, float *out, int ldo, float *scores)
+attend (int heads, int dh, float scale, const s2s_rel *rel, const float *q, int ldq,
+        const float *k, const float *v, int ldkv, int tq, int tk, float *out, int ldo,
+        float *scores)
 {
-    float scale = 1.0f / sqrtf ((float) dh);
     for (int h = 0; h < heads; h++) {
         int o = h * dh;
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, tq, tk, dh, scale,
                      q + o, ldq, k + o, ldkv, 0.0f, scores, tk);
+        rel_add (rel, heads, h, tq, tk, scores);
         for (int i = 0; i < tq; i++)
             ofr_softmax (scores + (size_t) i * tk, tk);
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, tq, dh, tk, 1.0f,
@@ -163,14 +235,16 @@ attend (int heads, int dh, const float *q, int ldq, const float *k, const float 
 /*  attend() for one query over tk cached positions of which only those
     with mask[j] != 0 are attended (the query's own entry always is). */
 static void
-attend_masked (const ofr_seq2seq *m, const float *q, int ldq, const float *k, const float *v,
-               int ldkv, int tk, const uint8_t *mask, float *out, float *scores)
+attend_masked (const ofr_seq2seq *m, const s2s_rel *rel, const float *q, int ldq,
+               const float *k, const float *v, int ldkv, int tk, const uint8_t *mask,
+               float *out, float *scores)
 {
-    float scale = 1.0f / sqrtf ((float) m->dh);
+    float scale = qscale (m, m->dh);
     for (int h = 0; h < m->heads; h++) {
         int o = h * m->dh;
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, 1, tk, m->dh, scale,
                      q + o, ldq, k + o, ldkv, 0.0f, scores, tk);
+        rel_add (rel, m->heads, h, 1, tk, scores);
         for (int j = 0; j < tk; j++)
             if (!mask[j])
                 scores[j] = -INFINITY;
@@ -200,16 +274,54 @@ add (float *x, const float *y, size_t n)
         x[i] += y[i];
 }
 
+static void
+norm (const ofr_seq2seq *m, const s2s_ln *ln, const float *x, float *y, int n, int d)
+{
+    if (m->rms)
+        ofr_rmsnorm (x, y, n, d, ln->g, m->eps);
+    else
+        ofr_layernorm (x, y, n, d, ln->g, ln->b, m->eps);
+}
+
+/* A sublayer's input: LN (x) into s->hb (pre-norm) or x itself. */
+static const float *
+pre (ofr_s2s_state *s, const s2s_ln *ln, const float *x, int n, int d)
+{
+    if (s->m->post_norm)
+        return x;
+    norm (s->m, ln, x, s->hb, n, d);
+    return s->hb;
+}
+
+/* Post-norm: x = LN (x + sublayer) after the residual sum. */
+static void
+post (const ofr_s2s_state *s, const s2s_ln *ln, float *x, int n, int d)
+{
+    if (s->m->post_norm)
+        norm (s->m, ln, x, x, n, d);
+}
+
 /* x[n][d] += FFN (LN (x)), FFN width F. */
 static void
 ffn (ofr_s2s_state *s, const s2s_layer *L, float *x, int n, int d, int F)
 {
     const ofr_seq2seq *m = s->m;
-    ofr_layernorm (x, s->hb, n, d, L->ff_ln.g, L->ff_ln.b, m->eps);
-    ofr_matmul (s->hb, L->ff_in.w, L->ff_in.b, s->big, n, F, d);
-    activate (m, s->big, (size_t) n * F);
+    if (m->gated) {
+        /* [wi_0 x | wi_1 x] per row, compacted in place to act (.) * (.) */
+        ofr_matmul (pre (s, &L->ff_ln, x, n, d), L->ff_in.w, L->ff_in.b, s->big, n, 2 * F, d);
+        for (int i = 0; i < n; i++) {
+            float *g = s->big + (size_t) i * 2 * F, *o = s->big + (size_t) i * F;
+            activate (m, g, (size_t) F);
+            for (int j = 0; j < F; j++)
+                o[j] = g[j] * g[F + j];
+        }
+    } else {
+        ofr_matmul (pre (s, &L->ff_ln, x, n, d), L->ff_in.w, L->ff_in.b, s->big, n, F, d);
+        activate (m, s->big, (size_t) n * F);
+    }
     ofr_matmul (s->big, L->ff_out.w, L->ff_out.b, s->tmp, n, d, F);
     add (x, s->tmp, (size_t) n * d);
+    post (s, &L->ff_ln, x, n, d);
 }
 
 static void
@@ -220,15 +332,19 @@ embed (const float *emb, float scale, const float *pos, int tok, int p, int d, f
         x[j] = e[j] * scale + q[j];
 }
 
-int
-ofr_s2s_encode (ofr_s2s_state *s, const int *src, int n, char *err, size_t errlen)
+/* Encode src[0..n) into rows off.. of mem and xkv. */
+static int
+encode_one (ofr_s2s_state *s, const int *src, int n, int off, char *err, size_t errlen)
 {
     const ofr_seq2seq *m = s->m;
     int d = m->de;                 /* the encoder's width */
     if (n < 1 || n > s->max_src)
         return ofr_errf (err, errlen, "source has %d tokens; this model state takes 1..%d",
                          n, s->max_src);
-    float *x = s->mem;
+    if (m->max_pos && n > m->max_pos)
+        return ofr_errf (err, errlen, "source has %d tokens; the model's "
+                         "max_position_embeddings is %d", n, m->max_pos);
+    float *x = s->mem + (size_t) off * d;
     for (int i = 0; i < n; i++) {
         if (src[i] < 0 || src[i] >= m->src.n)
             return ofr_errf (err, errlen, "source token %d: id %d out of range", i, src[i]);
@@ -237,15 +353,17 @@ ofr_s2s_encode (ofr_s2s_state *s, const int *src, int n, char *err, size_t errle
     }
     for (int l = 0; l < m->n_enc; l++) {
         const s2s_layer *L = &m->enc[l];
-        ofr_layernorm (x, s->hb, n, d, L->sa_ln.g, L->sa_ln.b, m->eps);
-        ofr_matmul (s->hb, L->sa_qkv.w, L->sa_qkv.b, s->big, n, 3 * d, d);
-        attend (m->heads_e, m->dh_e, s->big, 3 * d, s->big + d, s->big + 2 * d, 3 * d, n, n,
-                s->ctx, d, s->scores);
+        ofr_matmul (pre (s, &L->sa_ln, x, n, d), L->sa_qkv.w, L->sa_qkv.b, s->big, n, 3 * d, d);
+        s2s_rel rel = { m->rel_enc, m->rel_buckets, m->rel_max, 0, true };
+        attend (m->heads_e, m->dh_e, qscale (m, m->dh_e), &rel, s->big, 3 * d, s->big + d,
+                s->big + 2 * d, 3 * d, n, n, s->ctx, d, s->scores);
         ofr_matmul (s->ctx, L->sa_out.w, L->sa_out.b, s->tmp, n, d, d);
         add (x, s->tmp, (size_t) n * d);
+        post (s, &L->sa_ln, x, n, d);
         ffn (s, L, x, n, d, m->ffn_e);
     }
-    ofr_layernorm (x, x, n, d, m->enc_norm.g, m->enc_norm.b, m->eps);
+    if (m->enc_norm.g)
+        norm (m, &m->enc_norm, x, x, n, d);
     /* Hybrid: the memory projected to the decoder's width (into ctx, which
        holds max(rows, max_src) rows of the wider width). */
     if (m->hybrid) {
@@ -256,10 +374,53 @@ ofr_s2s_encode (ofr_s2s_state *s, const int *src, int n, char *err, size_t errle
     /* Cross-attention keys and values depend on the source only: once. */
     for (int l = 0; l < m->n_dec; l++)
         ofr_matmul (x, m->dec[l].ca_kv.w, m->dec[l].ca_kv.b,
-                    s->xkv + (size_t) l * s->max_src * 2 * d, n, 2 * d, d);
-    s->n_src = n;
+                    s->xkv + ((size_t) l * s->src_cap + (size_t) off) * 2 * d, n, 2 * d, d);
+    return 0;
+}
+
+int
+ofr_s2s_encode (ofr_s2s_state *s, const int *src, int n, char *err, size_t errlen)
+{
+    return ofr_s2s_encode_slots (s, &src, &n, 1, err, errlen);
+}
+
+int
+ofr_s2s_encode_slots (ofr_s2s_state *s, const int *const *src, const int *n, int n_slots,
+                      char *err, size_t errlen)
+{
+    if (n_slots < 1 || n_slots > s->n_slots)
+        return ofr_errf (err, errlen, "%d sources for a state of %d slots", n_slots, s->n_slots);
+    int off = 0;
+    for (int k = 0; k < n_slots; k++) {
+        if (n[k] < (n_slots > 1 ? 0 : 1) || n[k] > s->max_src || n[k] > s->src_cap - off)
+            return ofr_errf (err, errlen, "source %d has %d tokens; this model state takes "
+                             "1..%d (%d for all sources together)", k, n[k], s->max_src,
+                             s->src_cap);
+        if (n[k] > 0 && encode_one (s, src[k], n[k], off, err, errlen) != 0)
+            return -1;
+        s->soff[k] = off;
+        s->slen[k] = n[k];
+        off += n[k];
+    }
+    for (int k = n_slots; k < s->n_slots; k++)
+        s->slen[k] = 0;
+    s->n_src = s->slen[0];
     memset (s->len, 0, (size_t) s->rows * sizeof *s->len);
+    memset (s->srow, 0, (size_t) s->rows * sizeof *s->srow);
     s->masked = false;
+    return 0;
+}
+
+int
+ofr_s2s_bind (ofr_s2s_state *s, const int *rows, const int *slots, int n, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        if (rows[i] < 0 || rows[i] >= s->rows || slots[i] < 0 || slots[i] >= s->n_slots)
+            return ofr_errf (err, errlen, "bind: row %d / slot %d out of range (%d rows, %d "
+                             "slots)", rows[i], slots[i], s->rows, s->n_slots);
+        s->srow[rows[i]] = slots[i];
+        s->len[rows[i]] = 0;
+    }
     return 0;
 }
 
@@ -269,11 +430,12 @@ check_rows (const ofr_s2s_state *s, const int *rows, int n, bool in_flight,
 {
     if (n < 0 || n > s->rows)
         return ofr_errf (err, errlen, "%d rows for a state of %d", n, s->rows);
-    if (s->n_src == 0)
-        return ofr_errf (err, errlen, "no source encoded yet (call ofr_s2s_encode)");
     for (int i = 0; i < n; i++) {
         if (rows[i] < 0 || rows[i] >= s->rows)
             return ofr_errf (err, errlen, "row %d out of range 0..%d", rows[i], s->rows - 1);
+        if (s->slen[s->srow[rows[i]]] == 0)
+            return ofr_errf (err, errlen, "row %d: no source encoded in its slot %d (call "
+                             "ofr_s2s_encode)", rows[i], s->srow[rows[i]]);
         if (in_flight && s->len[rows[i]] == 0)
             return ofr_errf (err, errlen, "row %d has no token in flight", rows[i]);
     }
@@ -293,6 +455,9 @@ ofr_s2s_begin (ofr_s2s_state *s, const int *rows, const int *tokens, int n,
             return ofr_errf (err, errlen, "row %d: target id %d out of range", r, tokens[i]);
         if (s->len[r] >= s->max_tgt)
             return ofr_errf (err, errlen, "row %d is full (%d positions)", r, s->max_tgt);
+        if (m->max_pos && s->len[r] >= m->max_pos)
+            return ofr_errf (err, errlen, "row %d: target position %d is past the model's "
+                             "max_position_embeddings %d", r, s->len[r], m->max_pos);
         embed (m->tgt_emb, m->tgt_scale, m->tgt_pos ? m->tgt_pos : s->pos, tokens[i],
                s->len[r], m->d, s->x + (size_t) r * m->d);
         s->len[r]++;
@@ -321,8 +486,7 @@ ofr_s2s_layer (ofr_s2s_state *s, int l, const int *rows, int n, char *err, size_
     float *xb = s->xb;
     gather (s, rows, n, xb);
     /* Self-attention over the row's own cache, the new position included. */
-    ofr_layernorm (xb, s->hb, n, d, L->sa_ln.g, L->sa_ln.b, m->eps);
-    ofr_matmul (s->hb, L->sa_qkv.w, L->sa_qkv.b, s->big, n, 3 * d, d);
+    ofr_matmul (pre (s, &L->sa_ln, xb, n, d), L->sa_qkv.w, L->sa_qkv.b, s->big, n, 3 * d, d);
     for (int i = 0; i < n; i++) {
         int r = rows[i], t = s->len[r] - 1;
         size_t base = ((size_t) l * s->rows + (size_t) r) * s->max_tgt * d;
@@ -331,24 +495,28 @@ ofr_s2s_layer (ofr_s2s_state *s, int l, const int *rows, int n, char *err, size_
         memcpy (s->vc + base + (size_t) t * d, qkv + 2 * d, (size_t) d * sizeof (float));
         uint8_t *mk = s->kvm + ((size_t) l * s->rows + (size_t) r) * s->max_tgt;
         mk[t] = 1;
+        s2s_rel rel = { m->rel_dec, m->rel_buckets, m->rel_max, t, false };
         if (s->masked)
-            attend_masked (m, qkv, 3 * d, s->kc + base, s->vc + base, d, t + 1, mk,
+            attend_masked (m, &rel, qkv, 3 * d, s->kc + base, s->vc + base, d, t + 1, mk,
                            s->ctx + (size_t) i * d, s->scores);
         else
-            attend (m->heads, m->dh, qkv, 3 * d, s->kc + base, s->vc + base, d, 1, t + 1,
-                    s->ctx + (size_t) i * d, d, s->scores);
+            attend (m->heads, m->dh, qscale (m, m->dh), &rel, qkv, 3 * d, s->kc + base,
+                    s->vc + base, d, 1, t + 1, s->ctx + (size_t) i * d, d, s->scores);
     }
     ofr_matmul (s->ctx, L->sa_out.w, L->sa_out.b, s->tmp, n, d, d);
     add (xb, s->tmp, (size_t) n * d);
+    post (s, &L->sa_ln, xb, n, d);
     /* Cross-attention over the cached encoder keys / values. */
-    const float *kv = s->xkv + (size_t) l * s->max_src * 2 * d;
-    ofr_layernorm (xb, s->hb, n, d, L->ca_ln.g, L->ca_ln.b, m->eps);
-    ofr_matmul (s->hb, L->ca_q.w, L->ca_q.b, s->big, n, d, d);
-    for (int i = 0; i < n; i++)
-        attend (m->heads, m->dh, s->big + (size_t) i * d, d, kv, kv + d, 2 * d, 1, s->n_src,
-                s->ctx + (size_t) i * d, d, s->scores);
+    ofr_matmul (pre (s, &L->ca_ln, xb, n, d), L->ca_q.w, L->ca_q.b, s->big, n, d, d);
+    for (int i = 0; i < n; i++) {
+        int k = s->srow[rows[i]];
+        const float *kv = s->xkv + ((size_t) l * s->src_cap + (size_t) s->soff[k]) * 2 * d;
+        attend (m->heads, m->dh, qscale (m, m->dh), NULL, s->big + (size_t) i * d, d, kv, kv + d,
+                2 * d, 1, s->slen[k], s->ctx + (size_t) i * d, d, s->scores);
+    }
     ofr_matmul (s->ctx, L->ca_out.w, L->ca_out.b, s->tmp, n, d, d);
     add (xb, s->tmp, (size_t) n * d);
+    post (s, &L->ca_ln, xb, n, d);
     ffn (s, L, xb, n, d, m->ffn);
     for (int i = 0; i < n; i++)
         memcpy (s->x + (size_t) rows[i] * d, xb + (size_t) i * d, (size_t) d * sizeof (float));
@@ -372,9 +540,8 @@ ofr_s2s_skip (ofr_s2s_state *s, int l, const int *rows, int n, ofr_s2s_kv_fill f
         /* The layer's own K/V projections of the state that passes through:
            rows d..3d of the fused [Q;K;V] weight, after the layer's norm. */
         gather (s, rows, n, s->xb);
-        ofr_layernorm (s->xb, s->hb, n, d, L->sa_ln.g, L->sa_ln.b, m->eps);
-        ofr_matmul (s->hb, L->sa_qkv.w + (size_t) d * d, L->sa_qkv.b ? L->sa_qkv.b + d : NULL,
-                    s->big, n, 2 * d, d);
+        ofr_matmul (pre (s, &L->sa_ln, s->xb, n, d), L->sa_qkv.w + (size_t) d * d,
+                    L->sa_qkv.b ? L->sa_qkv.b + d : NULL, s->big, n, 2 * d, d);
     }
     for (int i = 0; i < n; i++) {
         int r = rows[i], t = s->len[r] - 1;
@@ -395,6 +562,14 @@ ofr_s2s_skip (ofr_s2s_state *s, int l, const int *rows, int n, ofr_s2s_kv_fill f
 }
 
 const float *
+ofr_s2s_memory (const ofr_s2s_state *s, int *n, int *d)
+{
+    *n = s->n_src;
+    *d = s->m->de;
+    return s->mem;
+}
+
+const float *
 ofr_s2s_hidden (const ofr_s2s_state *s, int row)
 {
     return row >= 0 && row < s->rows ? s->x + (size_t) row * s->m->d : NULL;
@@ -407,10 +582,14 @@ ofr_s2s_head (ofr_s2s_state *s, const int *rows, int n, char *err, size_t errlen
     if (check_rows (s, rows, n, true, err, errlen) != 0)
         return -1;
     gather (s, rows, n, s->xb);
-    ofr_layernorm (s->xb, s->hb, n, m->d, m->dec_norm.g, m->dec_norm.b, m->eps);
+    const float *h = s->xb;
+    if (m->dec_norm.g) {
+        norm (m, &m->dec_norm, s->xb, s->hb, n, m->d);
+        h = s->hb;
+    }
     /* One sgemm for all rows, then scatter: logits rows are per row index. */
     size_t V = (size_t) m->tgt.n;
-    ofr_matmul (s->hb, m->proj.w, m->proj.b, s->lbuf, n, (int) V, m->d);
+    ofr_matmul (h, m->proj.w, m->proj.b, s->lbuf, n, (int) V, m->d);
     for (int i = 0; i < n; i++)
         memcpy (s->logits + (size_t) rows[i] * V, s->lbuf + (size_t) i * V, V * sizeof (float));
     return 0;
@@ -438,6 +617,7 @@ ofr_s2s_reorder (ofr_s2s_state *s, const int *parents, int n, char *err, size_t 
         }
         memcpy (s->x2 + (size_t) i * d, s->x + (size_t) p * d, d * sizeof (float));
         s->len2[i] = s->len[p];
+        s->srow2[i] = s->srow[p];
     }
     /* Rows >= n keep nothing: they are free for the caller. */
     for (int i = n; i < s->rows; i++)
@@ -447,6 +627,7 @@ ofr_s2s_reorder (ofr_s2s_state *s, const int *parents, int n, char *err, size_t 
     t = s->vc; s->vc = s->vc2; s->vc2 = t;
     t = s->x; s->x = s->x2; s->x2 = t;
     int *li = s->len; s->len = s->len2; s->len2 = li;
+    li = s->srow; s->srow = s->srow2; s->srow2 = li;
     uint8_t *mi = s->kvm; s->kvm = s->kvm2; s->kvm2 = mi;
     return 0;
 }

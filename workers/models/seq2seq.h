@@ -1,5 +1,7 @@
 /*  seq2seq.h -- a Transformer encoder-decoder (CTranslate2 "Transformer"
-    specs: pre-norm, sinusoidal or learned positions, fused QKV) run one
+    specs: pre-norm, sinusoidal or learned positions, fused QKV; and the
+    Hugging Face Marian / T5 layouts, hf_s2s.h: post-norm, RMS norms,
+    relative position biases, gated FFNs) run one
     decoder layer at a time, so that a dynamic-inference driver can decide
     between layers for every generated token.
 
@@ -22,8 +24,10 @@
     the state passes through unchanged (identity). The head may be applied
     after any layer (ofr_s2s_head).
 
-    One source sentence per state; rows are its beams (or independent
-    hypotheses). Every matmul, attention products included, is an OpenBLAS
+    One source sentence per state, rows its beams (or independent
+    hypotheses); or several sources (ofr_s2s_encode_slots), each row bound
+    to one of them (ofr_s2s_bind), so a batch of sentences shares every
+    decoder sgemm. Every matmul, attention products included, is an OpenBLAS
     sgemm. No allocation after ofr_s2s_state_new. Not thread safe. */
 #ifndef OFR_SEQ2SEQ_H
 #define OFR_SEQ2SEQ_H
@@ -58,6 +62,13 @@ size_t ofr_seq2seq_params (const ofr_seq2seq *m);
    Returns the id count; *n_unk counts unknown tokens. */
 int  ofr_seq2seq_src_ids (const ofr_seq2seq *m, const char *const *tokens, int n,
                           int *ids, int *n_unk);
+/* Longest source in ids (the source BOS/EOS the model adds included, of
+   which there are ofr_seq2seq_source_specials) and the most decoder
+   positions the model takes: OFR_S2S_MAX_INPUT tokens, learned position
+   tables, max_position_embeddings (s2s_limits.c). */
+int  ofr_seq2seq_max_source (const ofr_seq2seq *m);
+int  ofr_seq2seq_source_specials (const ofr_seq2seq *m);
+int  ofr_seq2seq_max_target (const ofr_seq2seq *m);
 /* Target token string of id (NULL if out of range). */
 const char *ofr_seq2seq_tgt_token (const ofr_seq2seq *m, int id);
 
@@ -74,6 +85,23 @@ int  ofr_s2s_max_tgt (const ofr_s2s_state *st);
    Returns 0 or -1 (too long: the message gives both lengths; bad id). */
 int  ofr_s2s_encode (ofr_s2s_state *st, const int *src, int n, char *err, size_t errlen);
 
+/* Several sources in one state (a batch of sentences, each with its beams):
+   `slots` sources of up to max_src tokens each, src_total tokens together.
+   ofr_s2s_state_new is the one-slot case (src_total = max_src). */
+int  ofr_s2s_state_new_slots (const ofr_seq2seq *m, int rows, int slots, int max_src,
+                              int src_total, int max_tgt, ofr_s2s_state **out,
+                              char *err, size_t errlen);
+/* Encode src[k][0..n[k]) into slot k, k < n_slots (n[k] = 0: an empty slot
+   no row may read), each source on its own (the same sgemms as
+   ofr_s2s_encode, so a sentence's numbers do not depend on its batch);
+   every row is reset and reads slot 0. */
+int  ofr_s2s_encode_slots (ofr_s2s_state *st, const int *const *src, const int *n,
+                           int n_slots, char *err, size_t errlen);
+/* Rows rows[0..n) are emptied and read slot slots[i] from now on (ofr_s2s_reorder
+   carries a row's slot with its history). */
+int  ofr_s2s_bind (ofr_s2s_state *st, const int *rows, const int *slots, int n,
+                   char *err, size_t errlen);
+
 /* Start a position in rows[0..n) (distinct) with the given tokens. */
 int  ofr_s2s_begin (ofr_s2s_state *st, const int *rows, const int *tokens, int n,
                     char *err, size_t errlen);
@@ -85,6 +113,9 @@ int  ofr_s2s_layer (ofr_s2s_state *st, int l, const int *rows, int n, char *err,
 typedef enum { OFR_S2S_KV_PROPAGATE = 0, OFR_S2S_KV_MASK = 1 } ofr_s2s_kv_fill;
 int  ofr_s2s_skip (ofr_s2s_state *st, int l, const int *rows, int n, ofr_s2s_kv_fill fill,
                    char *err, size_t errlen);
+/* Encoder output of the last ofr_s2s_encode: [*n][*d] (before a hybrid's
+   projection), read-only. */
+const float *ofr_s2s_memory (const ofr_s2s_state *st, int *n, int *d);
 /* Current decoder state of row ([dim], read-only; NULL if out of range). */
 const float *ofr_s2s_hidden (const ofr_s2s_state *st, int row);
 /* Final norm + output projection into each row's logits. */
@@ -103,7 +134,9 @@ int  ofr_s2s_reorder (ofr_s2s_state *st, const int *parents, int n, char *err, s
    tokens, T attended target positions (the position in flight included),
    L_dec decoder layers; act = 1 per element for ReLU, 8 GELU, 5 SiLU.
    (Hybrid models: the encoder terms use its own width, heads and FFN, and
-   the encoder adds the projection to the decoder width, 2 N d_enc d + N d.)
+   the encoder adds the projection to the decoder width, 2 N d_enc d + N d.
+   Gated FFNs (T5) add 2dF + F per token; T5's relative bias additions,
+   RMS vs LayerNorm and Marian's missing final norms are not told apart.)
    encoder (once):   N (2d embedding sum) + per layer [2 LN 16Nd, QKV 6Nd^2
                      + 3Nd, attention 4N^2 d + softmax 5HN^2, out 2Nd^2 + Nd,
                      FFN 4NdF + NF + Nd + act NF, residuals 2Nd] + final LN

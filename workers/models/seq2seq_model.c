@@ -1,5 +1,6 @@
 /*  seq2seq_model.c -- see seq2seq_model.h. */
 #include "seq2seq_model.h"
+#include "hf_s2s.h"
 #include "../../common/ofr_common.h"
 
 #include <stdio.h>
@@ -11,6 +12,7 @@ typedef struct {
     ofr_model    base;
     ofr_seq2seq *s2s;
     ofr_bpe_merges *bpe;
+    ofr_spm      *spm;
 } s2s_model;
 
 static bool
@@ -27,10 +29,11 @@ has_file (const char *dir, const char *leaf)
 bool
 ofr_seq2seq_model_probe (const char *dir)
 {
-    return has_file (dir, "model.bin")
-        && (has_file (dir, "shared_vocabulary.txt")
-            || (has_file (dir, "source_vocabulary.txt")
-                && has_file (dir, "target_vocabulary.txt")));
+    return (has_file (dir, "model.bin")
+            && (has_file (dir, "shared_vocabulary.txt")
+                || (has_file (dir, "source_vocabulary.txt")
+                    && has_file (dir, "target_vocabulary.txt"))))
+        || ofr_hf_s2s_probe (dir);
 }
 
 /* ---- ops ---------------------------------------------------------------- */
@@ -59,6 +62,7 @@ sm_destroy (ofr_model *m)
     s2s_model *self = (s2s_model *) m;
     ofr_seq2seq_destroy (&self->s2s);
     ofr_bpe_merges_destroy (&self->bpe);
+    ofr_spm_destroy (&self->spm);
     free (self->base.name);
     free (self);
 }
@@ -162,8 +166,29 @@ ofr_seq2seq_model_open (const char *dir, ofr_model **out, char *err, size_t errl
             return -1;
         }
     }
+    bool spm = has_file (dir, "source.spm");
+    if (spm || (ofr_hf_s2s_probe (dir) && has_file (dir, "tokenizer.json"))) {
+        ofr_buf p;
+        ofr_buf_init (&p);
+        ofr_buf_printf (&p, "%s/%s", dir, spm ? "source.spm" : "tokenizer.json");
+        int rc = p.oom ? ofr_errf (err, errlen, "out of memory")
+               : spm ? ofr_spm_load (p.data, &self->spm, err, errlen)
+                     : ofr_spm_load_tokenizer_json (p.data, &self->spm, err, errlen);
+        ofr_buf_free (&p);
+        if (rc != 0) {
+            sm_destroy (&self->base);
+            return -1;
+        }
+        ofr_spm_marian_codes (self->spm, spm);     /* source.spm: Marian */
+    }
     *out = &self->base;
     return 0;
+}
+
+const ofr_spm *
+ofr_seq2seq_model_spm (const ofr_model *m)
+{
+    return m && m->ops == &s_s2s_ops ? ((const s2s_model *) m)->spm : NULL;
 }
 
 const ofr_bpe_merges *

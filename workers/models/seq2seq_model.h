@@ -19,13 +19,16 @@
 #include "../model.h"
 #include "seq2seq.h"
 #include "../text/bpe_merges.h"
+#include "../text/spm_model.h"
 
 #include <stdbool.h>
 
 /* The OFR_KIND_* bit of seq2seq models (seq2seq_runner.c asserts it). */
 #define OFR_SEQ2SEQ_MODEL_KIND 0x4u
 
-/* True if dir holds model.bin and the vocabularies of a CTranslate2 model. */
+/* True if dir holds model.bin and the vocabularies of a CTranslate2 model,
+   or a Hugging Face Marian/T5 checkpoint (hf_s2s.h; its source.spm, or
+   T5's tokenizer.json, segments raw source text: ofr_seq2seq_model_spm). */
 bool ofr_seq2seq_model_probe (const char *dir);
 
 /* Open the model directory. Returns 0 and *out, or -1 with a message. */
@@ -35,5 +38,7 @@ int  ofr_seq2seq_model_open (const char *dir, ofr_model **out, char *err, size_t
 const ofr_seq2seq *ofr_seq2seq_model_get (const ofr_model *m);
 /* Its source BPE (bpe_merges.txt), or NULL (source already tokens). */
 const ofr_bpe_merges *ofr_seq2seq_model_bpe (const ofr_model *m);
+/* Its source segmenter (source.spm / tokenizer.json), or NULL. */
+const ofr_spm *ofr_seq2seq_model_spm (const ofr_model *m);
 
 #endif

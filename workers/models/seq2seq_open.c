@@ -1,6 +1,7 @@
 /*  seq2seq_open.c -- opening a CTranslate2 model directory: model.bin, the
     vocabularies and config.json (facts: see seq2seq_load.c). */
 #include "s2s_impl.h"
+#include "hf_s2s.h"
 #include "jsonlite.h"
 #include "../../common/ofr_common.h"
 
@@ -148,6 +149,8 @@ int
 ofr_seq2seq_open (const char *dir, ofr_seq2seq **out, char *err, size_t errlen)
 {
     *out = NULL;
+    if (ofr_hf_s2s_probe (dir))
+        return ofr_hf_s2s_open (dir, out, err, errlen);
     char path[4096];
     s2s_config cfg;
     snprintf (path, sizeof path, "%s/model.bin", dir);
@@ -179,6 +182,7 @@ ofr_seq2seq_destroy (ofr_seq2seq **mp)
         return;
     ofr_seq2seq *m = *mp;
     ofr_ct2_destroy (&m->ct2);
+    ofr_hf_s2s_free (&m->hf);
     free (m->enc);
     free (m->dec);
     vocab_free (&m->src);

@@ -451,6 +451,16 @@ ofr_unigram_load (const char *path, ofr_unigram **out, char *err, size_t errlen)
     if (!root)
         return je.line > 0 ? ofr_errf (err, errlen, "%s:%d: %s", path, je.line, je.text)
                            : ofr_errf (err, errlen, "%s: %s", path, je.text);
+    int rc = ofr_unigram_load_json (root, path, out, err, errlen);
+    json_decref (root);
+    return rc;
+}
+
+int
+ofr_unigram_load_json (struct json_t *root, const char *path, ofr_unigram **out,
+                       char *err, size_t errlen)
+{
+    *out = NULL;
     ofr_unigram *self = ofr_calloc (1, sizeof *self);
     json_ctx j = { path, err, errlen };
     int rc;
@@ -460,7 +470,6 @@ ofr_unigram_load (const char *path, ofr_unigram **out, char *err, size_t errlen)
         rc = ofr_errf (err, errlen, "%s: expected a JSON object", path);
     else
         rc = load_root (self, root, &j);
-    json_decref (root);
     if (rc != 0) {
         ofr_unigram_destroy (&self);
         return -1;

@@ -45,6 +45,12 @@ typedef struct ofr_unigram ofr_unigram;
    Unigram model, bad vocabulary entry, unsupported normalizer...). */
 int  ofr_unigram_load (const char *path, ofr_unigram **out, char *err, size_t errlen);
 
+/* The same from a parsed tokenizer.json (a jansson json_t, borrowed);
+   path names it in messages (workers/text/spm_model.c builds one). */
+struct json_t;
+int  ofr_unigram_load_json (struct json_t *root, const char *path, ofr_unigram **out,
+                            char *err, size_t errlen);
+
 /* Free the tokenizer and set *self to NULL. */
 void ofr_unigram_destroy (ofr_unigram **self);
 
