@@ -87,6 +87,6 @@ main (int argc, char **argv)
     if (ofr_blas_setup (argc, argv, 0, msg, sizeof msg) != 0)
         ofr_log (OFR_WARN, "%s", msg[0] ? msg : "OpenBLAS set-up failed");
     else if (msg[0])
-        ofr_log (strcmp (argv[1], "worker") == 0 ? OFR_INFO : OFR_DEBUG, "%s", msg);
+        ofr_log (OFR_DEBUG, "%s", msg);   /* a worker logs its threads once set */
     return cmd->fn (argc - 1, argv + 1);
 }

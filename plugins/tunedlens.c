@@ -15,11 +15,18 @@
     for l < L-1]. The fit logs, per layer, the mean squared distance to
     the final state of the raw state and of the translated one.
 
+    The head is the model's: RMSNorm (lm.final_norm) for Llama-family
+    models, LayerNorm with bias (lm.final_layernorm, _bias) for GPT-2 /
+    GPT-NeoX, then lm.classifier. Every matmul is OpenBLAS (the project's
+    rule): the map and the head are one sgemm each over the batch's rows,
+    sgemv when there is one row.
+
     Charged per layer asked: the map 2 d^2 + d, the head 4 d + 2 d V +
     5 V (norm, classifier, softmax), the top-2 scan 2 V. Layers above an
     exit: kv=copy_up (default), recompute or mask, as calm. */
 #include "offramp_plugin.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,10 +46,12 @@ typedef struct {
     int    kv;
     /* Loaded at the first begin. */
     const float *maps;     /* (A_l, b_l) for l < L-1, inside the artifact  */
-    const float *norm, *cls;
+    const float *norm, *bias, *cls;   /* bias: LayerNorm heads only          */
     float  eps;
     int    L, d, V;
-    float *h, *z, *p;      /* [d], [d], [V]                                */
+    float *x, *h, *p;      /* [rows][d] gathered states, translated/normed,
+                              [rows][V] logits then probabilities          */
+    int    cap_rows;
 } lens_state;
 
 static const ofr_param_decl s_params[] = {
@@ -88,8 +97,8 @@ lens_destroy (void *state)
     lens_state *s = state;
     if (!s)
         return;
+    free (s->x);
     free (s->h);
-    free (s->z);
     free (s->p);
     free (s);
 }
@@ -124,10 +133,11 @@ lens_fit (void *state, const ofr_fit_ctx *ctx, char *err, size_t errlen)
     size_t size = sizeof (lens_header) + (size_t) (L - 1) * per * sizeof (float);
     unsigned char *blob = calloc (1, size);
     float *X = malloc (nd * sizeof (float)), *Y = malloc (nd * sizeof (float));
+    float *T = malloc (nd * sizeof (float));
     int rc = -1;
-    if (!blob || !X || !Y) {
+    if (!blob || !X || !Y || !T) {
         snprintf (err, errlen, "tunedlens: out of memory (%zu bytes of maps, %zu of "
-                  "states)", size, 2 * nd * sizeof (float));
+                  "states)", size, 3 * nd * sizeof (float));
         goto out;
     }
     lens_header hd = { LENS_MAGIC, L, d };
@@ -146,18 +156,15 @@ lens_fit (void *state, const ofr_fit_ctx *ctx, char *err, size_t errlen)
                       "dim %d, l2 %g)", l + 1, n, d, s->l2);
             goto out;
         }
+        /* T = X A + b, the translated states, for the log. */
+        for (int i = 0; i < n; i++)
+            memcpy (T + (size_t) i * d, b, (size_t) d * sizeof (float));
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, d, 1.0f, X, d, A, d,
+                     1.0f, T, d);
         double raw = 0, lens = 0;
         for (int i = 0; i < n; i++) {
-            const float *x = X + (size_t) i * d, *y = Y + (size_t) i * d;
-            raw += sq_dist (x, y, d);
-            double e = 0;
-            for (int j = 0; j < d; j++) {
-                double t = b[j];
-                for (int k = 0; k < d; k++)
-                    t += (double) x[k] * A[(size_t) k * d + j];
-                e += (t - y[j]) * (t - y[j]);
-            }
-            lens += e;
+            raw += sq_dist (X + (size_t) i * d, Y + (size_t) i * d, d);
+            lens += sq_dist (T + (size_t) i * d, Y + (size_t) i * d, d);
         }
         s->host->log (ctx->host_ctx, OFR_LOG_INFO, "tunedlens: layer %d: mean squared "
                       "distance to the final state %.4g raw, %.4g translated (%s)", l + 1,
@@ -172,6 +179,7 @@ out:
     free (blob);
     free (X);
     free (Y);
+    free (T);
     return rc;
 }
 
@@ -199,25 +207,52 @@ lens_load (lens_state *s, const ofr_batch *batch)
                       hd.dim, size, batch->n_layers, d);
         return -1;
     }
+    /* RMSNorm head (Llama family), else LayerNorm with bias (GPT-2 / NeoX). */
+    size_t nb = 0;
     s->norm = s->host->model_tensor (batch->host_ctx, "lm.final_norm", &nn);
+    s->bias = NULL;
+    if (!s->norm) {
+        s->norm = s->host->model_tensor (batch->host_ctx, "lm.final_layernorm", &nn);
+        s->bias = s->host->model_tensor (batch->host_ctx, "lm.final_layernorm_bias", &nb);
+        if (s->norm && (!s->bias || nb != (size_t) d))
+            s->norm = NULL;
+    }
     s->cls = s->host->model_tensor (batch->host_ctx, "lm.classifier", &nc);
     const float *eps = s->host->model_tensor (batch->host_ctx, "lm.norm_eps", &ne);
     if (!s->norm || !s->cls || !eps || nn != (size_t) d || ne != 1
         || nc != (size_t) d * batch->n_outputs) {
         s->host->log (batch->host_ctx, OFR_LOG_ERROR, "tunedlens: the model exposes no "
-                      "RMSNorm LM head (lm.final_norm, lm.classifier, lm.norm_eps)");
+                      "LM head (lm.final_norm or lm.final_layernorm + _bias, "
+                      "lm.classifier [%d x %d], lm.norm_eps)", batch->n_outputs, d);
         return -1;
     }
-    s->h = calloc ((size_t) d, sizeof (float));
-    s->z = calloc ((size_t) d, sizeof (float));
-    s->p = calloc ((size_t) batch->n_outputs, sizeof (float));
-    if (!s->h || !s->z || !s->p)
-        return -1;
     s->eps = eps[0];
     s->maps = (const float *) (blob + sizeof hd);
     s->L = batch->n_layers;
     s->d = d;
     s->V = batch->n_outputs;
+    return 0;
+}
+
+/* Row buffers for n rows (grown, never shrunk). */
+static int
+lens_reserve (lens_state *s, int n)
+{
+    if (n <= s->cap_rows)
+        return 0;
+    float *x = malloc ((size_t) n * s->d * sizeof (float));
+    float *h = malloc ((size_t) n * s->d * sizeof (float));
+    float *p = malloc ((size_t) n * s->V * sizeof (float));
+    if (!x || !h || !p) {
+        free (x);
+        free (h);
+        free (p);
+        return -1;
+    }
+    free (s->x);
+    free (s->h);
+    free (s->p);
+    s->x = x, s->h = h, s->p = p, s->cap_rows = n;
     return 0;
 }
 
@@ -230,35 +265,64 @@ lens_begin (void *state, const ofr_batch *batch)
     return lens_load (s, batch);
 }
 
-/* Translated state -> final norm -> head -> softmax into s->p. */
+/* The head's norm of one translated state, in place. */
 static void
-lens_probs (lens_state *s, int layer, const float *x)
+lens_norm (const lens_state *s, float *h)
+{
+    int d = s->d;
+    if (!s->bias) {
+        float ss = 0;
+        for (int j = 0; j < d; j++)
+            ss += h[j] * h[j];
+        float sc = 1.0f / sqrtf (ss / (float) d + s->eps);
+        for (int j = 0; j < d; j++)
+            h[j] = s->norm[j] * (sc * h[j]);
+        return;
+    }
+    /* Two-pass mean and biased variance, as the model's own head. */
+    float mean = 0, var = 0;
+    for (int j = 0; j < d; j++)
+        mean += h[j];
+    mean /= (float) d;
+    for (int j = 0; j < d; j++)
+        var += (h[j] - mean) * (h[j] - mean);
+    float sc = 1.0f / sqrtf (var / (float) d + s->eps);
+    for (int j = 0; j < d; j++)
+        h[j] = (h[j] - mean) * sc * s->norm[j] + s->bias[j];
+}
+
+/* Rows x[0..n) of layer's states -> translated (A x + b) -> final norm ->
+   head -> softmax, into s->p [n][V]. A is stored [k][j] (h_j = sum_k x_k
+   A_kj), so H = X A; the classifier [V][d], so logits = Z C^T. */
+static void
+lens_probs (lens_state *s, int layer, int n)
 {
     int d = s->d, V = s->V;
     const float *A = s->maps + (size_t) layer * ((size_t) d * d + d), *b = A + (size_t) d * d;
-    for (int j = 0; j < d; j++)
-        s->h[j] = b[j];
-    for (int k = 0; k < d; k++)
-        for (int j = 0; j < d; j++)
-            s->h[j] += x[k] * A[(size_t) k * d + j];
-    float ss = 0;
-    for (int j = 0; j < d; j++)
-        ss += s->h[j] * s->h[j];
-    float sc = 1.0f / sqrtf (ss / (float) d + s->eps);
-    for (int j = 0; j < d; j++)
-        s->z[j] = s->norm[j] * (sc * s->h[j]);
-    float mx = -INFINITY, sum = 0;
-    for (int c = 0; c < V; c++) {
-        float t = 0;
-        for (int j = 0; j < d; j++)
-            t += s->cls[(size_t) c * d + j] * s->z[j];
-        s->p[c] = t;
-        mx = t > mx ? t : mx;
+    for (int i = 0; i < n; i++)
+        memcpy (s->h + (size_t) i * d, b, (size_t) d * sizeof (float));
+    if (n == 1) {
+        cblas_sgemv (CblasRowMajor, CblasTrans, d, d, 1.0f, A, d, s->x, 1, 1.0f, s->h, 1);
+        lens_norm (s, s->h);
+        cblas_sgemv (CblasRowMajor, CblasNoTrans, V, d, 1.0f, s->cls, d, s->h, 1, 0.0f,
+                     s->p, 1);
+    } else {
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, d, d, 1.0f, s->x, d,
+                     A, d, 1.0f, s->h, d);
+        for (int i = 0; i < n; i++)
+            lens_norm (s, s->h + (size_t) i * d);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, V, d, 1.0f, s->h, d,
+                     s->cls, d, 0.0f, s->p, V);
     }
-    for (int c = 0; c < V; c++)
-        sum += s->p[c] = expf (s->p[c] - mx);
-    for (int c = 0; c < V; c++)
-        s->p[c] /= sum;
+    for (int i = 0; i < n; i++) {
+        float *p = s->p + (size_t) i * V, mx = -INFINITY, sum = 0;
+        for (int c = 0; c < V; c++)
+            mx = p[c] > mx ? p[c] : mx;
+        for (int c = 0; c < V; c++)
+            sum += p[c] = expf (p[c] - mx);
+        for (int c = 0; c < V; c++)
+            p[c] /= sum;
+    }
 }
 
 static int
@@ -269,23 +333,35 @@ lens_after_layer (void *state, const ofr_batch *batch, int layer, uint8_t *actio
         return s->maps ? 0 : -1;
     double l = 0.9 * s->lambda + 0.1 * exp (-s->tau * (double) batch->step / s->horizon);
     double thr = l < 0 ? 0 : l > 1 ? 1 : l, d = s->d, V = s->V;
-    for (int i = 0; i < batch->n_rows; i++) {
+    int n = batch->n_rows;
+    if (n < 1)
+        return 0;
+    if (lens_reserve (s, n) != 0) {
+        s->host->log (batch->host_ctx, OFR_LOG_ERROR, "tunedlens: out of memory for %d "
+                      "rows of %d states and %d outputs", n, s->d, s->V);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
         int dim = 0;
         const float *x = s->host->hidden_state (batch->host_ctx, i, &dim);
         if (!x || dim != s->d)
             return -1;
-        lens_probs (s, layer, x);
+        memcpy (s->x + (size_t) i * s->d, x, (size_t) s->d * sizeof (float));
+    }
+    lens_probs (s, layer, n);
+    for (int i = 0; i < n; i++) {
+        const float *p = s->p + (size_t) i * s->V;
         s->host->charge_flops (batch->host_ctx, i, 2 * d * d + d + 4 * d + 2 * d * V
                                                    + 5 * V + 2 * V);
         float a = -1, b = -1;
         for (int c = 0; c < s->V; c++) {
-            if (s->p[c] > a) {
+            if (p[c] > a) {
                 b = a;
-                a = s->p[c];
-            } else if (s->p[c] > b)
-                b = s->p[c];
+                a = p[c];
+            } else if (p[c] > b)
+                b = p[c];
         }
-        if (s->host->set_exit_probs (batch->host_ctx, i, layer, s->p) != 0)
+        if (s->host->set_exit_probs (batch->host_ctx, i, layer, p) != 0)
             return -1;
         if ((double) a - (b < 0 ? 0 : b) >= thr)
             actions[i] = OFR_EXIT;

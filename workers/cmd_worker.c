@@ -99,6 +99,9 @@ ofr_cmd_worker (int argc, char **argv)
     o.models_path = models;
     o.data_path = data;
     ofr_blas_set_threads (o.threads);
+    /* main() logged the core at start-up, before --threads took effect. */
+    ofr_log (OFR_INFO, "BLAS: %d thread%s (--threads), core %s", ofr_blas_threads (),
+             ofr_blas_threads () == 1 ? "" : "s", ofr_blas_core ());
     char err[OFR_ERRLEN];
     rc = ofr_worker_main (&o, err, sizeof err) == 0 ? 0 : 1;
     if (rc)

@@ -61,6 +61,7 @@ typedef struct {
     int        skipped;        /* layers skipped over this example's tokens   */
     double    *loglik;
     size_t     loglik_cap;
+    int        n_trunc, trunc_ex, trunc_len;   /* left-truncated prompts  */
 } dec_run;
 
 /* ---- host table ------------------------------------------------------------ */
@@ -165,20 +166,25 @@ dh_rng_uniform (void *host_ctx)
 }
 
 /*  The LM head's weights, for methods that apply it to a state of their
-    own (a tuned-lens translator's output): "lm.final_norm" [dim] (RMSNorm
-    weight), "lm.norm_eps" [1], "lm.classifier" [vocab][dim]. Llama-family
-    RMSNorm heads only (a LayerNorm head has a bias: NULL). */
+    own (a tuned-lens translator's output): "lm.norm_eps" [1],
+    "lm.classifier" [vocab][dim], and the final norm: "lm.final_norm" [dim]
+    for an RMSNorm head (Llama family), "lm.final_layernorm" and
+    "lm.final_layernorm_bias" [dim] for a LayerNorm one (GPT-2 / NeoX).
+    Distinct names, so a method that only knows RMSNorm gets NULL for a
+    LayerNorm head instead of applying the wrong norm. */
 static const float *
 dh_model_tensor (void *host_ctx, const char *name, size_t *n)
 {
     dec_run *r = host_ctx;
-    if (!r || !r->llama || !name || ofr_llama_final_norm_bias (r->llama))
+    if (!r || !r->llama || !name)
         return NULL;
     size_t dim = (size_t) ofr_llama_dim (r->llama);
-    const float *t = NULL;
+    const float *t = NULL, *bias = ofr_llama_final_norm_bias (r->llama);
     size_t count = 0;
-    if (!strcmp (name, "lm.final_norm"))
+    if (!strcmp (name, bias ? "lm.final_layernorm" : "lm.final_norm"))
         t = ofr_llama_final_norm (r->llama), count = dim;
+    else if (bias && !strcmp (name, "lm.final_layernorm_bias"))
+        t = bias, count = dim;
     else if (!strcmp (name, "lm.classifier"))
         t = ofr_llama_classifier (r->llama), count = dim * (size_t) r->V;
     else if (!strcmp (name, "lm.norm_eps")) {
@@ -662,9 +668,24 @@ run_generate (dec_run *r, int example, const ofr_lm_task *t, ofr_emit_fn *emit,
         return -1;
     int max_new = t->max_new;
     if (np >= r->max_seq) {
-        ofr_errf (err, errlen, "example %d: prompt of %d tokens does not fit %d positions",
-                  example, np, r->max_seq);
-        goto out;
+        /* lm-eval's left truncation (context_enc[-(max_length -
+           max_gen_toks):]): keep the prompt's end, where the question is,
+           and the BOS in front; room for min(max_new, half the positions). */
+        int room = max_new < r->max_seq / 2 ? max_new : r->max_seq / 2;
+        int keep = r->max_seq - (room > 0 ? room : 1);
+        int bos = ofr_dec_tok_bos (r->tok), head = np > 0 && prompt[0] == bos ? 1 : 0;
+        if (keep <= head) {
+            ofr_errf (err, errlen, "example %d: prompt of %d tokens does not fit %d positions",
+                      example, np, r->max_seq);
+            goto out;
+        }
+        if (r->n_trunc++ == 0 || np > r->trunc_len) {
+            r->trunc_ex = example;
+            r->trunc_len = np;
+        }
+        memmove (prompt + head, prompt + np - (keep - head),
+                 (size_t) (keep - head) * sizeof *prompt);
+        np = keep;
     }
     if (max_new > r->max_seq - np + 1)
         max_new = r->max_seq - np + 1;
@@ -862,6 +883,10 @@ ofr_decoder_runner_run (const ofr_runner_ctx *ctx, const int32_t *examples, int 
         else
             rc = run_choices (&r, examples[i], &t, emit, arg, err, errlen);
     }
+    if (rc == 0 && r.n_trunc > 0)
+        ofr_log (OFR_WARN, "model %s: %d prompt(s) longer than its %d positions kept their "
+                 "last tokens (the longest: example %d, %d tokens)",
+                 ctx->model->name, r.n_trunc, r.max_seq, r.trunc_ex, r.trunc_len);
     dec_run_free (&r);
     return rc;
 }

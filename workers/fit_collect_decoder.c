@@ -1,8 +1,12 @@
 /*  fit_collect_decoder.c -- fitting data of a decoder LM (see
-    fit_collect_decoder.h). */
+    fit_collect_decoder.h). Any decoder the decoder driver runs
+    (ofr_decoder_model_parts: llama2c, hf-llama, hf-gpt2, hf-gpt-neox),
+    prompts encoded as the driver does (BOS first when the tokenizer has
+    one), so the fitted states are the ones the plugin sees at run time. */
 #include "fit_collect_decoder.h"
 #include "models/decoder.h"
 #include "models/llama_model.h"
+#include "text/dec_tok.h"
 #include "../suites/lm_suite.h"
 #include "../common/ofr_common.h"
 #include "engine/ops.h"
@@ -62,12 +66,11 @@ ofr_fit_collect_decoder (ofr_model *model, const ofr_suite_class *suite, void *s
                          int n, bool progress, ofr_fit_data *out, char *err, size_t errlen)
 {
     *out = (ofr_fit_data) { 0 };
-    const ofr_llama *m = ofr_llama_model_llama (model);
-    const ofr_bpe_llama2c *tok = ofr_llama_model_tokenizer (model);
+    const ofr_llama *m = NULL;
+    const ofr_dec_tok *tok = NULL;
     const ofr_lm_suite *lm = ofr_lm_suite_of (suite);
-    if (!m || !tok)
-        return ofr_errf (err, errlen, "model %s: fitting needs a llama2.c decoder",
-                         model->name);
+    if (ofr_decoder_model_parts (model, &m, &tok, err, errlen) != 0)
+        return -1;
     if (!lm)
         return ofr_errf (err, errlen, "suite %s is not a decoder-LM suite", suite->name);
     ofr_decoder *d = NULL;
@@ -81,8 +84,7 @@ ofr_fit_collect_decoder (ofr_model *model, const ofr_suite_class *suite, void *s
         int *ids = NULL, nid = 0;
         if (lm->task (suite_data, i, &t) != 0)
             rc = ofr_errf (err, errlen, "suite %s: no example %d", suite->name, i);
-        else if (ofr_bpe_llama2c_encode (tok, t.prompt, strlen (t.prompt), true, false,
-                                         &ids, &nid, err, errlen) != 0)
+        else if (ofr_dec_tok_encode (tok, t.prompt, true, &ids, &nid, err, errlen) != 0)
             rc = -1;
         else if (nid < 1 || nid >= ofr_decoder_max_seq (d))
             rc = ofr_errf (err, errlen, "suite %s example %d: prompt of %d tokens (the "

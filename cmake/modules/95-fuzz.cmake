@@ -23,7 +23,7 @@ set(OFR_FUZZ_LIB_glue_tsv          ofr_glue)
 set(OFR_FUZZ_SRC_safetensors       workers/models/safetensors.c workers/models/jsonlite.c)
 set(OFR_FUZZ_LIB_safetensors       ofr_espnet)
 set(OFR_FUZZ_SRC_wordpiece_vocab   workers/text/wordpiece.c workers/text/wp_text.c
-                                   workers/text/wordpiece_tables.c)
+                                   workers/text/wordpiece_tables.c workers/text/utf8.c)
 set(OFR_FUZZ_LIB_wordpiece_vocab   ofr_glue)
 set(OFR_FUZZ_SRC_llama2c_tokenizer workers/text/bpe_llama2c.c)
 set(OFR_FUZZ_LIB_llama2c_tokenizer ofr_llama)

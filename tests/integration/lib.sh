@@ -20,6 +20,11 @@ trap cleanup EXIT
 
 fail () { echo "FAIL: $*" >&2; exit 1; }
 
+# 1 when $OFFRAMP is an ASan build (make test-asan): the slow end-to-end
+# tests then run fewer examples (the same code paths, ~10x the cost each).
+OFR_ASAN=0
+if ldd "$OFFRAMP" 2>/dev/null | grep -q libasan; then OFR_ASAN=1; fi
+
 # A plan small enough for CI and slow enough (sleepy plugin) to be interrupted.
 write_plan () {   # write_plan FILE SLEEP_MS LIMIT
     cat > "$1" <<PLAN

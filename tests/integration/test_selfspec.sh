@@ -15,6 +15,7 @@ if [ ! -f "$OFR_SOURCE_DIR/models/stories260K/stories260K.bin" ] \
     echo "skip: no stories260K"; exit 77
 fi
 LIMIT=${LIMIT:-2}
+[ "$OFR_ASAN" = 1 ] && LIMIT=1   # 44 cells; each example costs ~10x under ASan
 "$OFFRAMP" fit --model stories260K --suite tinystories_gen --split train --method tunedlens \
     --models "$MODELS" --plugins "$PLUGINS" --out "$WORK/art" > "$WORK/fit.log" 2>&1 \
     || { cat "$WORK/fit.log"; fail "offramp fit tunedlens"; }

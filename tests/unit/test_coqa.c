@@ -6,6 +6,7 @@
     errors for malformed files (file + JSON path), and the harness end to
     end on stories260K (skipped without the model). */
 #include "suites/coqa.h"
+#include "common/ofr_common.h"
 #include "tests/unit/check.h"
 
 #include <math.h>
@@ -252,9 +253,9 @@ test_errors (void)
 }
 
 /* offramp run --model stories260K --suite coqa --data DIR --method full
-   --limit 3 on the hand-made file. */
+   --limit N on a hand-made file; want_log: a phrase the run must log. */
 static void
-test_harness (void)
+run_smoke (const char *name, const char *data, int limit, const char *want_log)
 {
     const char *src = getenv ("OFR_SOURCE_DIR"), *bin = getenv ("OFFRAMP");
     const char *plugins = getenv ("OFR_PLUGIN_DIR");
@@ -264,35 +265,61 @@ test_harness (void)
     snprintf (probe, sizeof probe, "%s/stories260K", models);
     struct stat sb;
     if (!src || !bin || stat (probe, &sb) != 0 || access (bin, X_OK) != 0) {
-        printf ("skip harness smoke: no stories260K or no offramp binary\n");
+        printf ("skip harness %s: no stories260K or no offramp binary\n", name);
         return;
     }
-    const char *dir = write_data ("smoke", s_good);
+    const char *dir = write_data (name, data);
     snprintf (cmd, sizeof cmd,
               "'%s' run --model stories260K --suite coqa --data '%s' --method full "
-              "--limit 3 --models '%s' %s%s%s --db '%s/smoke.sqlite' --format json "
-              "--no-tui -q > '%s/smoke.json' 2> '%s/smoke.log'",
-              bin, dir, models, plugins ? "--plugins '" : "", plugins ? plugins : "",
-              plugins ? "'" : "", s_tmp, s_tmp, s_tmp);
+              "--limit %d --models '%s' %s%s%s --db '%s/%s.sqlite' --format json "
+              "--no-tui -q > '%s/%s.json' 2> '%s/%s.log'",
+              bin, dir, limit, models, plugins ? "--plugins '" : "", plugins ? plugins : "",
+              plugins ? "'" : "", s_tmp, name, s_tmp, name, s_tmp, name);
     int rc = system (cmd);
-    char out[1100];
-    snprintf (out, sizeof out, "%s/smoke.json", s_tmp);
-    FILE *f = fopen (out, "r");
-    char *buf = calloc (1, 1 << 16);
-    size_t len = f && buf ? fread (buf, 1, (1 << 16) - 1, f) : 0;
-    if (f)
-        fclose (f);
-    CHECK (rc == 0, "offramp run failed (%d): see %s/smoke.log", rc, s_tmp);
-    CHECK (len > 0 && strstr (buf, "\"coqa\"") && strstr (buf, "\"f1\""),
-           "report lacks the coqa cell / f1: %s", buf ? buf : "");
-    CHECK (len > 0 && strstr (buf, "\"n\":3") && strstr (buf, "\"status\":\"done\""),
-           "3 examples, done: %s", buf ? buf : "");
-    if (rc != 0) {
-        snprintf (cmd, sizeof cmd, "cat '%s/smoke.log' >&2", s_tmp);
-        if (system (cmd) != 0)
-            fprintf (stderr, "(no log)\n");
+    char *buf = calloc (1, 1 << 16), *log = calloc (1, 1 << 16), want_n[32];
+    const char *ext[] = { "json", "log" };
+    char *dst[] = { buf, log };
+    for (int k = 0; k < 2; k++) {
+        char out[1100];
+        snprintf (out, sizeof out, "%s/%s.%s", s_tmp, name, ext[k]);
+        FILE *f = fopen (out, "r");
+        if (f && dst[k] && fread (dst[k], 1, (1 << 16) - 1, f) == 0)
+            dst[k][0] = '\0';
+        if (f)
+            fclose (f);
     }
+    snprintf (want_n, sizeof want_n, "\"n\":%d", limit);
+    CHECK (rc == 0, "%s: offramp run failed (%d): %s", name, rc, log ? log : "");
+    CHECK (buf && strstr (buf, "\"coqa\"") && strstr (buf, "\"f1\""),
+           "%s: report lacks the coqa cell / f1: %s", name, buf ? buf : "");
+    CHECK (buf && strstr (buf, want_n) && strstr (buf, "\"status\":\"done\""),
+           "%s: %d examples, done: %s", name, limit, buf ? buf : "");
+    if (want_log)
+        CHECK (log && strstr (log, want_log), "%s: log lacks '%s': %s", name, want_log,
+               log ? log : "");
     free (buf);
+    free (log);
+}
+
+/* A story longer than stories260K's 512 positions: the prompt keeps its
+   last tokens (lm-eval's left truncation) and the run says so. */
+static void
+test_harness (void)
+{
+    run_smoke ("smoke", s_good, 3, NULL);
+    ofr_buf b;
+    ofr_buf_init (&b);
+    ofr_buf_puts (&b, "{\"version\": \"1.0\", \"data\": [{\"source\": \"mctest\", "
+                  "\"id\": \"long\", \"filename\": \"x.txt\", \"story\": \"");
+    for (int i = 0; i < 300; i++)
+        ofr_buf_printf (&b, "Tom saw a big dog number %d in the park. ", i);
+    ofr_buf_puts (&b, "\", \"questions\": [{\"turn_id\": 1, \"input_text\": \"What did "
+                  "Tom see?\"}], \"answers\": [{\"turn_id\": 1, \"input_text\": \"a big dog\", "
+                  "\"span_text\": \"a big dog\"}]}]}");
+    CHECK (!b.oom, "out of memory");
+    if (!b.oom)
+        run_smoke ("long", b.data, 1, "kept their last tokens");
+    ofr_buf_free (&b);
 }
 
 int

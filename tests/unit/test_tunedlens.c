@@ -4,7 +4,10 @@
     documented layout, and after_layer applies the map, the head's RMSNorm
     and classifier (compared with the same computed here), charges the
     documented FLOPs, hands the distribution to set_exit_probs and exits by
-    the top1 - top2 rule. Finds tunedlens.so through OFR_PLUGIN_DIR. */
+    the top1 - top2 rule (one row: the sgemv path). A LayerNorm head with
+    bias (GPT-2 / NeoX: lm.final_layernorm, _bias) over a batch of two rows
+    (the sgemm path) gives the same computed here for each row. Finds
+    tunedlens.so through OFR_PLUGIN_DIR. */
 #include "plugins/offramp_plugin.h"
 #include "workers/engine/fit.h"
 
@@ -25,10 +28,11 @@ enum { D = 3, NV = 4, NL = 3, N = 40 };
 typedef struct {
     unsigned char *blob;
     size_t size;
-    float  h[D];
-    float  norm[D], cls[NV * D], eps;
+    float  h[2][D];
+    float  norm[D], bias[D], cls[NV * D], eps;
+    int    layernorm;      /* expose the head as LayerNorm + bias          */
     double flops;
-    float  set[NV];
+    float  set[2][NV];
     int    set_layer;
 } fake;
 
@@ -38,10 +42,10 @@ static const float *
 h_hidden (void *ctx, int i, int *dim)
 {
     (void) ctx;
-    if (i != 0)
+    if (i < 0 || i > 1)
         return NULL;
     *dim = D;
-    return F.h;
+    return F.h[i];
 }
 static void h_charge (void *ctx, int i, double f) { (void) ctx, (void) i; F.flops += f; }
 static void
@@ -77,8 +81,10 @@ static const float *
 h_tensor (void *ctx, const char *name, size_t *n)
 {
     (void) ctx;
-    if (!strcmp (name, "lm.final_norm"))
+    if (!strcmp (name, F.layernorm ? "lm.final_layernorm" : "lm.final_norm"))
         return *n = D, F.norm;
+    if (F.layernorm && !strcmp (name, "lm.final_layernorm_bias"))
+        return *n = D, F.bias;
     if (!strcmp (name, "lm.classifier"))
         return *n = NV * D, F.cls;
     if (!strcmp (name, "lm.norm_eps"))
@@ -88,8 +94,10 @@ h_tensor (void *ctx, const char *name, size_t *n)
 static int
 h_set (void *ctx, int i, int layer, const float *p)
 {
-    (void) ctx, (void) i;
-    memcpy (F.set, p, sizeof F.set);
+    (void) ctx;
+    if (i < 0 || i > 1)
+        return -1;
+    memcpy (F.set[i], p, sizeof F.set[i]);
     F.set_layer = layer;
     return 0;
 }
@@ -159,12 +167,12 @@ main (void)
                     .n_rows = 1, .row_ids = &row, .n_layers = NL, .n_outputs = NV,
                     .step = 0 };
     CHECK (st && m->begin (st, &b) == 0, "begin (artifact and head)");
-    F.h[0] = 0.3f, F.h[1] = -0.7f, F.h[2] = 0.2f;
+    F.h[0][0] = 0.3f, F.h[0][1] = -0.7f, F.h[0][2] = 0.2f;
     uint8_t act = OFR_CONTINUE;
     CHECK (st && m->after_layer (st, &b, 0, &act) == 0, "after_layer");
     /* Expected: final_of (0, h), RMSNorm, classifier, softmax. */
     float y[D], z[D], p[NV], ss = 0, mx = -1e30f, sum = 0;
-    final_of (0, F.h, y);
+    final_of (0, F.h[0], y);
     for (int j = 0; j < D; j++)
         ss += y[j] * y[j];
     for (int j = 0; j < D; j++)
@@ -187,7 +195,7 @@ main (void)
     }
     double maxd = 0;
     for (int c = 0; c < NV; c++)
-        maxd = fmax (maxd, fabs ((double) p[c] - F.set[c]));
+        maxd = fmax (maxd, fabs ((double) p[c] - F.set[0][c]));
     CHECK (F.set_layer == 0 && maxd < 1e-4, "translated distribution off by %g", maxd);
     double fl = 2.0 * D * D + D + 4.0 * D + 2.0 * D * NV + 5.0 * NV + 2.0 * NV;
     CHECK (fabs (F.flops - fl) < 1e-9, "charged %g, want %g", F.flops, fl);
@@ -196,6 +204,49 @@ main (void)
            (double) (top - second));
     printf ("tunedlens: margin %.3f -> %s, distribution within %.1g\n", (double) (top - second),
             act == OFR_EXIT ? "exit" : "continue", maxd);
+    /* LayerNorm head with bias, two rows at layer 1 (states 2 x0: the map
+       is final_of (0, h / 2)). */
+    F.layernorm = 1;
+    for (int j = 0; j < D; j++)
+        F.bias[j] = 0.3f * (float) j - 0.2f;
+    F.h[1][0] = -0.4f, F.h[1][1] = 0.9f, F.h[1][2] = 0.5f;
+    void *st3 = NULL;
+    CHECK (m->create (&s_host, v, &st3, err, sizeof err) == 0, "create: %s", err);
+    int rows2[2] = { 0, 1 };
+    ofr_batch b2 = { .struct_size = sizeof b2, .kind = OFR_KIND_DECODER, .batch_size = 2,
+                     .n_rows = 2, .row_ids = rows2, .n_layers = NL, .n_outputs = NV,
+                     .step = 0 };
+    uint8_t act2[2] = { OFR_CONTINUE, OFR_CONTINUE };
+    CHECK (st3 && m->begin (st3, &b2) == 0, "begin (LayerNorm head)");
+    CHECK (st3 && m->after_layer (st3, &b2, 1, act2) == 0, "after_layer, two rows");
+    double maxln = 0;
+    for (int i = 0; i < 2; i++) {
+        float x[D], mean = 0, var = 0, q[NV], mq = -1e30f, sq = 0;
+        for (int j = 0; j < D; j++)
+            x[j] = 0.5f * F.h[i][j];
+        final_of (0, x, y);
+        for (int j = 0; j < D; j++)
+            mean += y[j] / D;
+        for (int j = 0; j < D; j++)
+            var += (y[j] - mean) * (y[j] - mean) / D;
+        for (int j = 0; j < D; j++)
+            z[j] = (y[j] - mean) / sqrtf (var + F.eps) * F.norm[j] + F.bias[j];
+        for (int c = 0; c < NV; c++) {
+            q[c] = 0;
+            for (int j = 0; j < D; j++)
+                q[c] += F.cls[c * D + j] * z[j];
+            mq = q[c] > mq ? q[c] : mq;
+        }
+        for (int c = 0; c < NV; c++)
+            sq += q[c] = expf (q[c] - mq);
+        for (int c = 0; c < NV; c++)
+            maxln = fmax (maxln, fabs ((double) q[c] / sq - F.set[i][c]));
+    }
+    CHECK (F.set_layer == 1 && maxln < 1e-4, "LayerNorm head, two rows: off by %g", maxln);
+    printf ("tunedlens: LayerNorm head over 2 rows within %.1g\n", maxln);
+    if (st3)
+        m->destroy (st3);
+    F.layernorm = 0;
     /* A model of another width: refused at begin. */
     void *st2 = NULL;
     CHECK (m->create (&s_host, v, &st2, err, sizeof err) == 0, "create: %s", err);

@@ -6,7 +6,7 @@
     work struct that only grows, so the per-word loop does not allocate. */
 #include "bpe_bytes.h"
 #include "bpe_bytes_tables.h"
-#include "wp_text.h"
+#include "utf8.h"
 #include "../../common/ofr_common.h"
 
 #include <jansson.h>
@@ -350,7 +350,7 @@ byte_tables (ofr_bpe_bytes *self)
     for (int b = 0; b < 256; b++) {
         bool keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
         uint32_t cp = keep ? (uint32_t) b : 256u + (uint32_t) extra++;
-        self->bchar_len[b] = (uint8_t) ofr_wp_utf8_put (cp, self->bchar[b]);
+        self->bchar_len[b] = (uint8_t) ofr_utf8_encode (cp, self->bchar[b]);
         self->cbyte[cp] = (int16_t) b;
     }
     size_t cap = self->prefix_len + self->suffix_len + 3;
@@ -610,22 +610,6 @@ typedef struct {
 } work;
 
 static int
-grow (void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc (*p, n * size);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
-static int
 oom (work *w)
 {
     return ofr_errf (w->err, w->errlen, "bpe_bytes: out of memory");
@@ -634,17 +618,7 @@ oom (work *w)
 static int
 push_id (work *w, int32_t id)
 {
-    ofr_wp_ids *o = w->out;
-    if (o->len == o->cap) {
-        size_t n = o->cap ? 2 * o->cap : 64;
-        int32_t *v = realloc (o->v, n * sizeof *v);
-        if (!v)
-            return oom (w);
-        o->v = v;
-        o->cap = n;
-    }
-    o->v[o->len++] = id;
-    return 0;
+    return ofr_wp_ids_push (w->out, id) != 0 ? oom (w) : 0;
 }
 
 static bool
@@ -752,7 +726,7 @@ bpe_word (work *w, const unsigned char *b, size_t n)
     if (n == 0)
         return 0;
     if (self->ignore_merges) {
-        if (grow ((void **) &w->word, &w->word_cap, 2 * n, 1) != 0)
+        if (ofr_grow ((void **) &w->word, &w->word_cap, 2 * n, 1) != 0)
             return oom (w);
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
@@ -764,8 +738,8 @@ bpe_word (work *w, const unsigned char *b, size_t n)
             return push_id (w, id);
     }
     size_t room = n * (self->byte_fallback ? self->prefix_len + self->suffix_len + 2 : 1);
-    if (grow ((void **) &w->sym, &w->sym_cap, room, sizeof *w->sym) != 0
-        || grow ((void **) &w->heap, &w->heap_cap, 3 * room + 1, sizeof *w->heap) != 0)
+    if (ofr_grow ((void **) &w->sym, &w->sym_cap, room, sizeof *w->sym) != 0
+        || ofr_grow ((void **) &w->heap, &w->heap_cap, 3 * room + 1, sizeof *w->heap) != 0)
         return oom (w);
     size_t ns = 0;
     int32_t unk_id = -1, unk_len = 0;
@@ -859,20 +833,20 @@ pre_tokenize (work *w, const char *s, size_t len)
         return 0;
     bool pre = self->add_prefix_space && s[0] != ' ';
     size_t n = len + pre;
-    if (grow ((void **) &w->seg, &w->seg_cap, n, 1) != 0)
+    if (ofr_grow ((void **) &w->seg, &w->seg_cap, n, 1) != 0)
         return oom (w);
     if (pre)
         w->seg[0] = ' ';
     memcpy (w->seg + pre, s, len);
     if (!self->use_regex)
         return bpe_word (w, w->seg, n);
-    if (grow ((void **) &w->cp, &w->cp_cap, n + 1, sizeof *w->cp) != 0
-        || grow ((void **) &w->off, &w->off_cap, n + 1, sizeof *w->off) != 0)
+    if (ofr_grow ((void **) &w->cp, &w->cp_cap, n + 1, sizeof *w->cp) != 0
+        || ofr_grow ((void **) &w->off, &w->off_cap, n + 1, sizeof *w->off) != 0)
         return oom (w);
     size_t nc = 0;
     for (size_t i = 0; i < n;) {
         w->off[nc] = i;
-        i += ofr_wp_utf8_next (w->seg + i, n - i, &w->cp[nc]);
+        i += ofr_utf8_next (w->seg + i, n - i, &w->cp[nc]);
         nc++;
     }
     w->off[nc] = n;
@@ -902,7 +876,7 @@ ws_tail (const char *s, size_t len)
         while (b > 0 && ((unsigned char) s[b] & 0xC0) == 0x80)
             b--;
         uint32_t cp;
-        ofr_wp_utf8_next ((const unsigned char *) s + b, k - b, &cp);
+        ofr_utf8_next ((const unsigned char *) s + b, k - b, &cp);
         if (!is_ws (cp))
             break;
         k = b;
@@ -916,7 +890,7 @@ ws_head (const char *s, size_t len)
     size_t k = 0;
     while (k < len) {
         uint32_t cp;
-        size_t u = ofr_wp_utf8_next ((const unsigned char *) s + k, len - k, &cp);
+        size_t u = ofr_utf8_next ((const unsigned char *) s + k, len - k, &cp);
         if (!is_ws (cp))
             break;
         k += u;
@@ -978,7 +952,7 @@ ofr_bpe_bytes_encode (const ofr_bpe_bytes *self, const char *text, ofr_wp_ids *i
     work w = { .self = self, .out = ids, .err = err, .errlen = errlen };
     size_t len = strlen (text), bad;
     char *clean = NULL;
-    if (ofr_wp_utf8_check (text, len, &bad) != 0) {
+    if (ofr_utf8_validate (text, len, &bad) != 0) {
         /* invalid UTF-8 -> U+FFFD (no NUL can occur before len) */
         clean = malloc (3 * len + 1);
         if (!clean)
@@ -986,8 +960,8 @@ ofr_bpe_bytes_encode (const ofr_bpe_bytes *self, const char *text, ofr_wp_ids *i
         size_t k = 0;
         for (size_t i = 0; i < len;) {
             uint32_t cp;
-            i += ofr_wp_utf8_next ((const unsigned char *) text + i, len - i, &cp);
-            k += (size_t) ofr_wp_utf8_put (cp, clean + k);
+            i += ofr_utf8_next ((const unsigned char *) text + i, len - i, &cp);
+            k += (size_t) ofr_utf8_encode (cp, clean + k);
         }
         clean[k] = '\0';
         text = clean;
@@ -1085,42 +1059,6 @@ ofr_bpe_bytes_encode_pair (const ofr_bpe_bytes *self, const char *a, const char 
 
 /* ---- decoding ----------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 with the length of
-   its maximal subpart (at least 1) in *skip. */
-static size_t
-utf8_valid (const unsigned char *s, size_t n, size_t *skip)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        *skip = 1;
-        return 0;
-    }
-    size_t k = 1;
-    for (; k < need && k < n; k++) {
-        unsigned char x = s[k];
-        if (x < (k == 1 ? lo : 0x80) || x > (k == 1 ? hi : 0xBF))
-            break;
-    }
-    if (k == need)
-        return need;
-    *skip = k;
-    return 0;
-}
-
 int
 ofr_bpe_bytes_decode (const ofr_bpe_bytes *self, const int32_t *ids, size_t n, char **text)
 {
@@ -1145,7 +1083,7 @@ ofr_bpe_bytes_decode (const ofr_bpe_bytes *self, const int32_t *ids, size_t n, c
         bool mapped = true;
         for (size_t p = 0; p < len && mapped;) {
             uint32_t cp;
-            p += ofr_wp_utf8_next (t + p, len - p, &cp);
+            p += ofr_utf8_next (t + p, len - p, &cp);
             mapped = cp < 324 && self->cbyte[cp] >= 0;
             if (mapped)
                 raw[k++] = (unsigned char) self->cbyte[cp];
@@ -1157,7 +1095,8 @@ ofr_bpe_bytes_decode (const ofr_bpe_bytes *self, const int32_t *ids, size_t n, c
     }
     size_t o = 0;
     for (size_t p = 0; p < k;) {
-        size_t skip = 0, v = utf8_valid (raw + p, k - p, &skip);
+        uint32_t cp;
+        size_t v = ofr_utf8_char (raw + p, k - p, &cp);
         if (v) {
             memcpy (out + o, raw + p, v);
             o += v;
@@ -1165,7 +1104,7 @@ ofr_bpe_bytes_decode (const ofr_bpe_bytes *self, const int32_t *ids, size_t n, c
         } else {
             memcpy (out + o, "\xef\xbf\xbd", 3);
             o += 3;
-            p += skip;
+            p += ofr_utf8_bad_len (raw + p, k - p);
         }
     }
     out[o] = '\0';

@@ -1,6 +1,7 @@
 /*  bpe_merges.c -- see bpe_merges.h. */
 #include "bpe_merges.h"
 #include "bpe_bytes_tables.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -146,27 +147,6 @@ in_ranges (const ofr_bb_range *r, int n, uint32_t cp)
     return false;
 }
 
-/* One UTF-8 character at s[0..n): its length and code point, 0 if invalid. */
-static size_t
-utf8_char (const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (!len || len > n)
-        return 0;
-    uint32_t v = len == 1 ? c : c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 enum { C_SPACE, C_LETTER, C_DIGIT, C_OTHER };
 
 static int
@@ -250,7 +230,7 @@ ofr_bpe_merges_encode (const ofr_bpe_merges *b, const char *text, size_t len,
     const unsigned char *u = (const unsigned char *) text;
     for (size_t i = 0; rc == 0 && i < len;) {
         uint32_t cp;
-        size_t cl = utf8_char (u + i, len - i, &cp);
+        size_t cl = ofr_utf8_char (u + i, len - i, &cp);
         if (!cl) {
             rc = ofr_errf (err, errlen, "invalid UTF-8 at byte %zu", i);
             break;
@@ -265,7 +245,7 @@ ofr_bpe_merges_encode (const ofr_bpe_merges *b, const char *text, size_t len,
         if (cls == C_LETTER)
             for (;;) {
                 uint32_t c2;
-                size_t l2 = j < len ? utf8_char (u + j, len - j, &c2) : 0;
+                size_t l2 = j < len ? ofr_utf8_char (u + j, len - j, &c2) : 0;
                 if (!l2 || char_class (c2) != C_LETTER)
                     break;
                 j += l2;

@@ -3,7 +3,7 @@
 #include "bpe_bytes.h"
 #include "bpe_llama2c.h"
 #include "sp_bpe.h"
-#include "wp_text.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +97,7 @@ gpt2_bytes (ofr_dec_tok *t)
         bool mapped = true;
         for (size_t p = 0; p < len && mapped;) {
             uint32_t cp;
-            p += ofr_wp_utf8_next (s + p, len - p, &cp);
+            p += ofr_utf8_next (s + p, len - p, &cp);
             mapped = cp < 324 && cbyte[cp] >= 0;
             if (mapped)
                 t->gbytes[id][k++] = (char) cbyte[cp];

@@ -1,5 +1,6 @@
 /*  sp_bpe.c -- SentencePiece-style BPE from tokenizer.json (see sp_bpe.h). */
 #include "sp_bpe.h"
+#include "utf8.h"
 #include "../../common/ofr_common.h"
 
 #include <jansson.h>
@@ -456,12 +457,6 @@ push (enc *e, int **v, size_t *n, size_t *cap, int id)
     return 0;
 }
 
-static size_t
-utf8_len (unsigned char c)
-{
-    return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-}
-
 /* BPE of one word s[0..len) into e->ids. */
 static int
 bpe_word (enc *e, const char *s, size_t len, char *err, size_t errlen)
@@ -469,7 +464,9 @@ bpe_word (enc *e, const char *s, size_t len, char *err, size_t errlen)
     const ofr_sp_bpe *t = e->t;
     size_t m = 0;
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_len ((unsigned char) s[i]);
+        size_t k = ofr_utf8_len ((unsigned char) s[i]);
+        if (k == 0)                     /* a stray byte stands alone */
+            k = 1;
         if (i + k > len)
             k = len - i;
         int id = lookup (t, s + i, k);

@@ -6,6 +6,7 @@
 #include "unigram_tables.h"
 #include "wordpiece_tables.h"
 #include "wp_text.h"
+#include "utf8.h"
 #include "../../common/ofr_common.h"
 
 #include <jansson.h>
@@ -190,13 +191,7 @@ static int
 ucs_of (const char *s, uint32_t **out, size_t *n)
 {
     ofr_wp_ucs u = { 0 };
-    const unsigned char *b = (const unsigned char *) s;
-    size_t len = strlen (s);
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        i += ofr_wp_utf8_next (b + i, len - i, &cp);
-        ofr_wp_ucs_push (&u, cp);
-    }
+    ofr_wp_ucs_push_utf8 (&u, s, strlen (s));
     if (u.oom) {
         ofr_wp_ucs_free (&u);
         return -1;
@@ -639,13 +634,7 @@ norm_apply (const norm_step *s, const ofr_wp_ucs *in, ofr_wp_ucs *out)
 static ofr_wp_ucs *
 normalize (const ofr_unigram *self, const char *text, ofr_wp_ucs *a, ofr_wp_ucs *b)
 {
-    const unsigned char *s = (const unsigned char *) text;
-    size_t len = strlen (text);
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        i += ofr_wp_utf8_next (s + i, len - i, &cp);
-        ofr_wp_ucs_push (a, cp);
-    }
+    ofr_wp_ucs_push_utf8 (a, text, strlen (text));
     ofr_wp_ucs *cur = a, *next = b;
     for (int k = 0; k < self->n_norm && !cur->oom; k++) {
         norm_apply (&self->norm[k], cur, next);
@@ -665,7 +654,7 @@ ofr_unigram_normalize (const ofr_unigram *self, const char *text)
     if (out) {
         size_t k = 0;
         for (size_t i = 0; i < r->len; i++)
-            k += (size_t) ofr_wp_utf8_put (r->v[i], out + k);
+            k += (size_t) ofr_utf8_encode (r->v[i], out + k);
         out[k] = '\0';
     }
     ofr_wp_ucs_free (&a);
@@ -765,20 +754,8 @@ typedef struct {
 static void
 ids_push (ofr_wp_ids *ids, int32_t id, viterbi_work *w)
 {
-    if (w->oom)
-        return;
-    if (ids->len == ids->cap
-        && ofr_grow ((void **) &ids->v, &ids->cap, ids->len + 1, sizeof *ids->v) != 0) {
+    if (!w->oom && ofr_wp_ids_push (ids, id) != 0)
         w->oom = true;
-        return;
-    }
-    ids->v[ids->len++] = id;
-}
-
-static size_t
-utf8_len (unsigned char c)
-{
-    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
 /* tokenize() of one token string: its id, else its byte pieces, else unk. */
@@ -828,7 +805,7 @@ viterbi (const ofr_unigram *self, const uint32_t *v, size_t n, ofr_wp_ids *ids,
     }
     size_t size = 0;
     for (size_t i = 0; i < n; i++)
-        size += (size_t) ofr_wp_utf8_put (v[i], w->bytes + size);
+        size += (size_t) ofr_utf8_encode (v[i], w->bytes + size);
     if (ofr_grow ((void **) &w->score, &w->score_cap, size + 1, sizeof *w->score) != 0
         || ofr_grow ((void **) &w->start, &w->start_cap, size + 1, sizeof *w->start) != 0
         || ofr_grow ((void **) &w->id, &w->id_cap, size + 1, sizeof *w->id) != 0) {
@@ -841,10 +818,10 @@ viterbi (const ofr_unigram *self, const uint32_t *v, size_t n, ofr_wp_ids *ids,
     w->start[0] = 0;
     for (size_t at = 0; at < size;) {
         double base = w->score[at];
-        size_t mblen = utf8_len ((unsigned char) b[at]);
+        size_t mblen = ofr_utf8_len ((unsigned char) b[at]);
         bool single = false;
         for (size_t end = at; end < size;) {
-            end += utf8_len ((unsigned char) b[end]);
+            end += ofr_utf8_len ((unsigned char) b[end]);
             if (end - at > self->max_len)
                 break;
             int id = lookup (self, b + at, end - at);

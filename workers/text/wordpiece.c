@@ -7,6 +7,7 @@
       longest-match-first WordPiece, [UNK] for an unmatchable word. */
 #include "wordpiece.h"
 #include "wp_text.h"
+#include "utf8.h"
 #include "../../common/ofr_common.h"
 
 #include <stdlib.h>
@@ -129,7 +130,7 @@ split_lines (ofr_wordpiece *self, size_t size, const char *path,
     for (size_t i = 0; i < lines; i++) {
         char *q = line_end (p, end), *next = next_line (q, end);
         size_t bad;
-        if (ofr_wp_utf8_check (p, (size_t) (q - p), &bad) != 0)
+        if (ofr_utf8_validate (p, (size_t) (q - p), &bad) != 0)
             return ofr_errf (err, errlen, "%s:%zu: invalid UTF-8 or NUL byte at column %zu",
                              path, i + 1, bad + 1);
         *q = '\0';          /* q < end, or q == end which holds the file's NUL */
@@ -228,7 +229,7 @@ ofr_wordpiece_load_tokens (const char *origin, const char *const *tokens, int n,
         size_t len = tokens[i] ? strlen (tokens[i]) : 0, bad;
         if (!tokens[i])
             rc = ofr_errf (err, errlen, "%s: token %d is missing", origin, i);
-        else if (ofr_wp_utf8_check (tokens[i], len, &bad) != 0)
+        else if (ofr_utf8_validate (tokens[i], len, &bad) != 0)
             rc = ofr_errf (err, errlen, "%s: token %d: invalid UTF-8 at byte %zu", origin, i,
                            bad + 1);
         else {
@@ -293,14 +294,8 @@ work_free (wp_work *w)
 static void
 ids_push (ofr_wp_ids *ids, int32_t id, wp_work *w)
 {
-    if (w->oom)
-        return;
-    if (ids->len == ids->cap
-        && ofr_grow ((void **) &ids->v, &ids->cap, ids->len + 1, sizeof *ids->v) != 0) {
+    if (!w->oom && ofr_wp_ids_push (ids, id) != 0)
         w->oom = true;
-        return;
-    }
-    ids->v[ids->len++] = id;
 }
 
 /* _clean_text and _tokenize_chinese_chars in one pass over the bytes. */
@@ -311,7 +306,7 @@ clean_text (const ofr_wordpiece *self, const char *text, ofr_wp_ucs *out)
     size_t len = strlen (text);
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        i += ofr_wp_utf8_next (s + i, len - i, &cp);
+        i += ofr_utf8_next (s + i, len - i, &cp);
         if (cp == 0 || cp == 0xFFFD || ofr_wp_is_control (cp))
             continue;
         if (ofr_wp_is_whitespace (cp))
@@ -345,7 +340,7 @@ wordpiece (const ofr_wordpiece *self, const uint32_t *p, size_t n,
     size_t at = 2;
     for (size_t i = 0; i < n; i++) {
         w->off[i] = at;
-        at += (size_t) ofr_wp_utf8_put (p[i], w->key + at);
+        at += (size_t) ofr_utf8_encode (p[i], w->key + at);
     }
     w->off[n] = at;
     size_t first = ids->len;
@@ -517,6 +512,16 @@ ofr_wordpiece_encoding_free (ofr_wp_encoding *enc)
     free (enc->ids);
     free (enc->type_ids);
     memset (enc, 0, sizeof *enc);
+}
+
+int
+ofr_wp_ids_push (ofr_wp_ids *ids, int32_t id)
+{
+    if (ids->len == ids->cap
+        && ofr_grow ((void **) &ids->v, &ids->cap, ids->len + 1, sizeof *ids->v) != 0)
+        return -1;
+    ids->v[ids->len++] = id;
+    return 0;
 }
 
 void

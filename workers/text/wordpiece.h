@@ -101,6 +101,9 @@ int  ofr_wordpiece_encode (const ofr_wordpiece *self, const char *a, const char 
                            char *err, size_t errlen);
 
 void ofr_wordpiece_encoding_free (ofr_wp_encoding *enc);
+/* Append id, doubling the capacity as needed. Returns 0, or -1 when out of
+   memory (ids unchanged). */
+int  ofr_wp_ids_push (ofr_wp_ids *ids, int32_t id);
 void ofr_wp_ids_free (ofr_wp_ids *ids);
 
 #endif

@@ -3,6 +3,7 @@
     decision here is the one the Python tokenizer makes. */
 #include "wp_text.h"
 #include "wordpiece_tables.h"
+#include "utf8.h"
 #include "../../common/ofr_common.h"
 
 #include <stdlib.h>
@@ -21,103 +22,23 @@ ofr_wp_ucs_push (ofr_wp_ucs *s, uint32_t cp)
 }
 
 void
+ofr_wp_ucs_push_utf8 (ofr_wp_ucs *s, const char *text, size_t len)
+{
+    const unsigned char *b = (const unsigned char *) text;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += ofr_utf8_next (b + i, len - i, &cp);
+        ofr_wp_ucs_push (s, cp);
+    }
+}
+
+void
 ofr_wp_ucs_free (ofr_wp_ucs *s)
 {
     free (s->v);
     s->v = NULL;
     s->len = s->cap = 0;
     s->oom = false;
-}
-
-/* Length of the valid sequence starting at s[0], 0 if invalid (Unicode
-   table 3-7: no overlongs, no surrogates, nothing above U+10FFFF). */
-static size_t
-utf8_seq (const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, *cp = c & 0x1Fu;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3, *cp = c & 0x0Fu;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, *cp = c & 0x07u;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if (s[i] < lo || s[i] > hi)
-            return 0;
-        lo = 0x80, hi = 0xBF;
-        *cp = (*cp << 6) | (s[i] & 0x3Fu);
-    }
-    return n;
-}
-
-size_t
-ofr_wp_utf8_next (const unsigned char *s, size_t len, uint32_t *cp)
-{
-    size_t n = utf8_seq (s, len, cp);
-    if (n)
-        return n;
-    *cp = 0xFFFD;
-    return 1;
-}
-
-int
-ofr_wp_utf8_put (uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char) cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char) (0xC0 | (cp >> 6));
-        out[1] = (char) (0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char) (0xE0 | (cp >> 12));
-        out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char) (0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char) (0xF0 | (cp >> 18));
-    out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char) (0x80 | (cp & 0x3F));
-    return 4;
-}
-
-int
-ofr_wp_utf8_check (const char *s, size_t len, size_t *bad)
-{
-    const unsigned char *u = (const unsigned char *) s;
-    size_t i = 0;
-    while (i < len) {
-        uint32_t cp;
-        size_t n = u[i] ? utf8_seq (u + i, len - i, &cp) : 0;
-        if (!n) {
-            *bad = i;
-            return -1;
-        }
-        i += n;
-    }
-    return 0;
 }
 
 static bool
