@@ -1,6 +1,7 @@
 /*  gptx.c -- GPT-2 and GPT-NeoX checkpoints (see gptx.h). */
 #include "gptx.h"
 #include "safetensors.h"
+#include "hf_llama.h"
 #include "../../common/ofr_common.h"
 #include "../../common/ofr_paths.h"
 
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 const char *
 ofr_gptx_probe (const char *dir)
@@ -401,30 +401,12 @@ ofr_gptx_load (const char *dir, ofr_llama **out, char *err, size_t errlen)
 {
     *out = NULL;
     char *cfg = ofr_path_join (dir, "config.json");
-    char *stp = ofr_path_join (dir, "model.safetensors");
-    ofr_safetensors *st = NULL;
-    ofr_llama *m = NULL;
     ofr_llama_config c;
-    struct stat sb;
     int rc = -1;
-    if (!cfg || !stp)
+    if (!cfg)
         ofr_errf (err, errlen, "out of memory");
-    else if (read_config (cfg, &c, err, errlen) != 0)
-        ;
-    else if (stat (stp, &sb) != 0)
-        ofr_errf (err, errlen, "%s: missing (sharded checkpoints are not supported)", stp);
-    else if (ofr_safetensors_open (stp, &st, err, errlen) != 0)
-        ;
-    else if (ofr_llama_new (&c, dir, &m, err, errlen) != 0)
-        ;
-    else if (read_weights (m, st, err, errlen) != 0)
-        ofr_llama_destroy (&m);
-    else {
-        *out = m;
-        rc = 0;
-    }
-    ofr_safetensors_destroy (&st);
+    else if (read_config (cfg, &c, err, errlen) == 0)
+        rc = ofr_hf_llama_build (dir, &c, read_weights, out, err, errlen);
     free (cfg);
-    free (stp);
     return rc;
 }

@@ -265,22 +265,37 @@ ofr_hf_llama_load (const char *dir, ofr_llama **out, ofr_hf_llama_info *info,
     if (info)
         *info = (ofr_hf_llama_info) { -1, -1 };
     char *cfg = ofr_path_join (dir, "config.json");
+    ofr_llama_config c;
+    int rc = -1;
+    if (!cfg)
+        ofr_errf (err, errlen, "out of memory");
+    else if (read_config (cfg, &c, info, err, errlen) == 0)
+        rc = ofr_hf_llama_build (dir, &c, read_weights, out, err, errlen);
+    free (cfg);
+    return rc;
+}
+
+int
+ofr_hf_llama_build (const char *dir, const ofr_llama_config *c,
+                    ofr_hf_weights_fn *read_weights, ofr_llama **out,
+                    char *err, size_t errlen)
+{
+    *out = NULL;
     char *stp = ofr_path_join (dir, "model.safetensors");
     char *idx = ofr_path_join (dir, "model.safetensors.index.json");
     ofr_safetensors *st = NULL;
     ofr_llama *m = NULL;
-    ofr_llama_config c;
     int rc = -1;
-    if (!cfg || !stp || !idx)
+    if (!stp || !idx)
         ofr_errf (err, errlen, "out of memory");
-    else if (read_config (cfg, &c, info, err, errlen) != 0)
-        ;
     else if (!exists (stp) && exists (idx))
         ofr_errf (err, errlen, "%s: sharded checkpoints are not supported (merge the "
                   "shards into model.safetensors)", idx);
+    else if (!exists (stp))
+        ofr_errf (err, errlen, "%s: missing", stp);
     else if (ofr_safetensors_open (stp, &st, err, errlen) != 0)
         ;
-    else if (ofr_llama_new (&c, dir, &m, err, errlen) != 0)
+    else if (ofr_llama_new (c, dir, &m, err, errlen) != 0)
         ;
     else if (read_weights (m, st, err, errlen) != 0)
         ofr_llama_destroy (&m);
@@ -289,7 +304,6 @@ ofr_hf_llama_load (const char *dir, ofr_llama **out, ofr_hf_llama_info *info,
         rc = 0;
     }
     ofr_safetensors_destroy (&st);
-    free (cfg);
     free (stp);
     free (idx);
     return rc;

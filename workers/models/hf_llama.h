@@ -47,6 +47,17 @@ bool ofr_hf_llama_probe (const char *dir);
 int  ofr_hf_llama_load (const char *dir, ofr_llama **out, ofr_hf_llama_info *info,
                         char *err, size_t errlen);
 
+/* The part every HF decoder loader shares once its config.json is read into
+   *c: dir/model.safetensors opened (a sharded index instead is refused by
+   name), the model allocated and read_weights filling it from the file.
+   Returns 0 and *out, or -1 with a message naming the file or tensor. */
+typedef struct ofr_safetensors ofr_safetensors;
+typedef int (ofr_hf_weights_fn) (ofr_llama *m, const ofr_safetensors *st, char *err,
+                                 size_t errlen);
+int  ofr_hf_llama_build (const char *dir, const ofr_llama_config *c,
+                         ofr_hf_weights_fn *read_weights, ofr_llama **out,
+                         char *err, size_t errlen);
+
 /* The tokenizer of dir: tokenizer.json read by bpe_bytes (GPT-2-style
    byte-level BPE). Absent, or refused by bpe_bytes (SentencePiece-style
    BPE with byte_fallback and a normalizer, as Llama 1/2 ship): 0, *tok

@@ -141,23 +141,21 @@ in_ranges (const ofr_bb_range *r, int n, uint32_t cp)
     return false;
 }
 
-enum { C_SPACE, C_LETTER, C_NUMBER, C_OTHER };
-
-static int
-class_of (uint32_t cp)
+int
+ofr_bb_class (uint32_t cp)
 {
     if (cp < 0x80) {
         if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'))
-            return C_LETTER;
+            return OFR_BB_LETTER;
         if (cp >= '0' && cp <= '9')
-            return C_NUMBER;
-        return cp == ' ' || (cp >= 9 && cp <= 13) ? C_SPACE : C_OTHER;
+            return OFR_BB_NUMBER;
+        return cp == ' ' || (cp >= 9 && cp <= 13) ? OFR_BB_SPACE : OFR_BB_OTHER;
     }
     if (in_ranges (ofr_bb_letter, ofr_bb_letter_n, cp))
-        return C_LETTER;
+        return OFR_BB_LETTER;
     if (in_ranges (ofr_bb_number, ofr_bb_number_n, cp))
-        return C_NUMBER;
-    return in_ranges (ofr_bb_space, ofr_bb_space_n, cp) ? C_SPACE : C_OTHER;
+        return OFR_BB_NUMBER;
+    return in_ranges (ofr_bb_space, ofr_bb_space_n, cp) ? OFR_BB_SPACE : OFR_BB_OTHER;
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -806,18 +804,18 @@ split_at (const uint32_t *c, size_t n, size_t i)
         if ((x == 'r' && y == 'e') || (x == 'v' && y == 'e') || (x == 'l' && y == 'l'))
             return i + 3;
     }
-    int k = class_of (c[i]);
+    int k = ofr_bb_class (c[i]);
     size_t j = i;
-    if (c[i] == ' ' && i + 1 < n && class_of (c[i + 1]) != C_SPACE) {
-        k = class_of (c[i + 1]);             /* " ?" then the class run */
+    if (c[i] == ' ' && i + 1 < n && ofr_bb_class (c[i + 1]) != OFR_BB_SPACE) {
+        k = ofr_bb_class (c[i + 1]);             /* " ?" then the class run */
         j = i + 1;
     }
-    if (k != C_SPACE) {
-        while (j < n && class_of (c[j]) == k)
+    if (k != OFR_BB_SPACE) {
+        while (j < n && ofr_bb_class (c[j]) == k)
             j++;
         return j;
     }
-    while (j < n && class_of (c[j]) == C_SPACE)
+    while (j < n && ofr_bb_class (c[j]) == OFR_BB_SPACE)
         j++;
     if (j == n || j - i == 1)
         return j;                            /* \s+(?!\S) at the end, or \s+ */
@@ -863,7 +861,7 @@ pre_tokenize (work *w, const char *s, size_t len)
 static bool
 is_ws (uint32_t cp)
 {
-    return class_of (cp) == C_SPACE;
+    return ofr_bb_class (cp) == OFR_BB_SPACE;
 }
 
 /* Bytes of white space that s[0..len) ends with / starts with. */

@@ -131,36 +131,6 @@ ofr_bpe_merges_load (const char *path, ofr_bpe_merges **out, char *err, size_t e
     return 0;
 }
 
-static bool
-in_ranges (const ofr_bb_range *r, int n, uint32_t cp)
-{
-    int lo = 0, hi = n - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2;
-        if (cp < r[mid].lo)
-            hi = mid - 1;
-        else if (cp > r[mid].hi)
-            lo = mid + 1;
-        else
-            return true;
-    }
-    return false;
-}
-
-enum { C_SPACE, C_LETTER, C_DIGIT, C_OTHER };
-
-static int
-char_class (uint32_t cp)
-{
-    if (in_ranges (ofr_bb_space, ofr_bb_space_n, cp))
-        return C_SPACE;
-    if (in_ranges (ofr_bb_letter, ofr_bb_letter_n, cp))
-        return C_LETTER;
-    if (in_ranges (ofr_bb_number, ofr_bb_number_n, cp))
-        return C_DIGIT;
-    return C_OTHER;
-}
-
 typedef struct { size_t off, len; } span;
 
 /* BPE of one chunk (bytes c[0..n), marked: "▁" first) appended to out. */
@@ -235,18 +205,18 @@ ofr_bpe_merges_encode (const ofr_bpe_merges *b, const char *text, size_t len,
             rc = ofr_errf (err, errlen, "invalid UTF-8 at byte %zu", i);
             break;
         }
-        int cls = char_class (cp);
-        if (cls == C_SPACE) {
+        int cls = ofr_bb_class (cp);
+        if (cls == OFR_BB_SPACE) {
             word_start = true;
             i += cl;
             continue;
         }
         size_t j = i + cl;
-        if (cls == C_LETTER)
+        if (cls == OFR_BB_LETTER)
             for (;;) {
                 uint32_t c2;
                 size_t l2 = j < len ? ofr_utf8_char (u + j, len - j, &c2) : 0;
-                if (!l2 || char_class (c2) != C_LETTER)
+                if (!l2 || ofr_bb_class (c2) != OFR_BB_LETTER)
                     break;
                 j += l2;
             }
