@@ -1339,21 +1339,11 @@ prepare_cells (coord *c, const ofr_plan *plan)
         ofr_params *params = NULL;
         char perr[OFR_ERRLEN];
         /* Seq2seq cells carry the driver's decoding options (beam,
-           length_penalty, max_length: s2s_opts.h) beside the method's own
-           parameters: check them here, give the method only its own. */
+           length_penalty, max_length: s2s_opts.h) beside the method's own. */
         const ofr_suite_class *s2s_sc = ofr_suite_find (cell->suite);
         bool s2s = s2s_sc && (s2s_sc->kinds & OFR_KIND_SEQ2SEQ);
-        ofr_kv *kv = NULL;
-        int n_kv = 0, beam, prc = 0;
-        float lp;
-        if (ofr_s2s_method_params (cell, s2s, &kv, &n_kv) != 0)
-            prc = ofr_errf (perr, sizeof perr, "out of memory");
-        else if (s2s)
-            prc = ofr_seq2seq_decode_opts (cell, &beam, &lp, perr, sizeof perr);
-        if (prc == 0)
-            prc = ofr_params_new (ofr_plugin_method (p), kv, n_kv, &params, perr, sizeof perr);
-        free (kv);
-        if (prc != 0) {
+        if (ofr_cell_method_params (ofr_plugin_method (p), cell, s2s, &params, perr,
+                                    sizeof perr) != 0) {
             ofr_errf (c->err, sizeof c->err, "%s%s", where, perr);
             goto out;
         }

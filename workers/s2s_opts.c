@@ -1,5 +1,6 @@
 /*  s2s_opts.c -- see s2s_opts.h. */
 #include "s2s_opts.h"
+#include "plugin_host.h"
 #include "../common/ofr_common.h"
 
 #include <errno.h>
@@ -56,18 +57,22 @@ ofr_seq2seq_max_length (const ofr_cell *cell)
 }
 
 int
-ofr_s2s_method_params (const ofr_cell *cell, bool seq2seq, ofr_kv **out, int *n)
+ofr_cell_method_params (const ofr_method *method, const ofr_cell *cell, bool seq2seq,
+                        ofr_params **params, char *err, size_t errlen)
 {
-    *out = NULL;
-    *n = 0;
-    if (cell->n_params <= 0)
-        return 0;
-    ofr_kv *kv = ofr_calloc ((size_t) cell->n_params, sizeof *kv);
-    if (!kv)
+    *params = NULL;
+    int beam;
+    float lp;
+    if (seq2seq && ofr_seq2seq_decode_opts (cell, &beam, &lp, err, errlen) != 0)
         return -1;
+    ofr_kv *kv = cell->n_params > 0 ? ofr_calloc ((size_t) cell->n_params, sizeof *kv) : NULL;
+    if (cell->n_params > 0 && !kv)
+        return ofr_errf (err, errlen, "out of memory");
+    int n = 0;
     for (int i = 0; i < cell->n_params; i++)
         if (!seq2seq || !decode_key (cell->params[i].key))
-            kv[(*n)++] = cell->params[i];
-    *out = kv;
-    return 0;
+            kv[n++] = cell->params[i];
+    int rc = ofr_params_new (method, kv, n, params, err, errlen);
+    free (kv);
+    return rc;
 }

@@ -27,9 +27,14 @@ int ofr_seq2seq_decode_opts (const ofr_cell *cell, int *beam, float *length_pena
 /* The cell's max_length (256 when absent; checked by decode_opts). */
 int ofr_seq2seq_max_length (const ofr_cell *cell);
 
-/* The cell's parameters for the plugin: all of them, or without the
-   decoding keys when seq2seq. *out is a new array of shallow copies (free
-   it, not its strings; NULL when *n is 0). Returns 0 or -1 (memory). */
-int ofr_s2s_method_params (const ofr_cell *cell, bool seq2seq, ofr_kv **out, int *n);
+/* The plugin's parameter set of a cell, as the coordinator checks it and
+   the task child runs it: for a seq2seq cell the decoding options are
+   checked here and left out, the rest (all of them otherwise) are checked
+   against method's declarations. Returns 0 and *params (caller destroys),
+   or -1 naming the bad key. */
+typedef struct ofr_method ofr_method;
+typedef struct ofr_params ofr_params;
+int ofr_cell_method_params (const ofr_method *method, const ofr_cell *cell, bool seq2seq,
+                            ofr_params **params, char *err, size_t errlen);
 
 #endif

@@ -164,16 +164,8 @@ run_task (const ofr_task_env *env, const ofr_msg *task, record_sink *sink,
                   ofr_artifacts_fit_command (art));
         goto out;
     }
-    /* beam, length_penalty, max_length of seq2seq cells: the driver's (s2s_opts.h). */
-    ofr_kv *kv = NULL;
-    int n_kv = 0;
-    if (ofr_s2s_method_params (cell, (sc->kinds & OFR_KIND_SEQ2SEQ) != 0, &kv, &n_kv) != 0) {
-        ofr_errf (err, errlen, "out of memory");
-        goto out;
-    }
-    int prc = ofr_params_new (m, kv, n_kv, &params, err, errlen);
-    free (kv);
-    if (prc != 0)
+    if (ofr_cell_method_params (m, cell, (sc->kinds & OFR_KIND_SEQ2SEQ) != 0, &params,
+                                err, errlen) != 0)
         goto out;
     if (ofr_model_open (cell->model, env->models_path, &model, err, errlen) != 0)
         goto out;
